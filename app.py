@@ -1,0 +1,153 @@
+"""Application factory. No global app: tests and the CLI build their own."""
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from flask import Flask, redirect, request, session, url_for
+from flask_login import current_user
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from extensions import babel, csrf, db, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent
+LANGUAGES = ("zh_CN", "en")
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_conn, _record):
+    """WAL and a busy timeout let several gunicorn workers share one SQLite file."""
+    if isinstance(dbapi_conn, sqlite3.Connection):
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+
+def _database_url(instance_path: str) -> str:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return "sqlite:///" + os.path.join(instance_path, "scoring.db")
+    # Accept the common postgres:// spellings; we ship the psycopg 3 driver.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _secret_key(instance_path: str) -> str:
+    """No fallback: a missing key is an error, never a guessable default."""
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    path = Path(instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    raise RuntimeError(
+        "SECRET_KEY is not set and instance/secret_key does not exist. "
+        "Run `make run` (which creates one) or set SECRET_KEY in the environment.")
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=os.environ.get("INSTANCE_PATH") or str(ROOT / "instance"),
+                template_folder="templates", static_folder="static")
+    os.makedirs(app.instance_path, exist_ok=True)
+    config = dict(config or {})
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=_database_url(app.instance_path),
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        MAX_CONTENT_LENGTH=8 * 1024 * 1024,          # uploads: Excel sheets of a few MB at most
+        IMPORT_MAX_ROWS=20000,
+        RUBRIC_DIR=str(ROOT / "rubrics"),
+        BABEL_DEFAULT_LOCALE="zh_CN",
+        BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "translations"),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,                    # a long day of judging must not expire forms
+        PUBLIC_BASE_URL=os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+    )
+    app.config.update(config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(app.instance_path)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    babel.init_app(app, locale_selector=_select_locale)
+
+    import models  # noqa: F401  (register every table on the metadata)
+
+    @login_manager.user_loader
+    def _load_user(user_id: str):
+        return db.session.get(models.User, int(user_id))
+
+    from blueprints.admin import bp as admin_bp
+    from blueprints.auth import bp as auth_bp
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+
+    @app.get("/")
+    def index():
+        if current_user.is_authenticated:
+            return redirect(url_for("auth.home"))
+        return redirect(url_for("auth.login"))
+
+    @app.context_processor
+    def _inject():
+        from flask_babel import get_locale
+        return {"current_locale": str(get_locale()), "languages": LANGUAGES, "role_label": role_label}
+
+    _register_error_pages(app)
+
+    from cli import register_cli
+    register_cli(app)
+    return app
+
+
+def _select_locale() -> str:
+    lang = request.args.get("lang") or session.get("lang")
+    if lang in LANGUAGES:
+        return lang
+    return "zh_CN"
+
+
+def role_label(role) -> str:
+    from flask_babel import gettext as _
+    labels = {"organiser": _("组织方"), "chief": _("评委组长"), "judge": _("评委"),
+              "oversight": _("监审"), "unit_contact": _("单位联系人")}
+    return labels.get(str(role), str(role))
+
+
+def _register_error_pages(app: Flask) -> None:
+    """Every error a user can cause gets a page in their language, never a stack trace."""
+    from flask import jsonify, render_template
+    from flask_babel import gettext as _
+    from flask_wtf.csrf import CSRFError
+
+    def page(code: int, message: str):
+        if request.path.startswith("/api/"):
+            return jsonify({"error": message}), code
+        return render_template("errors/error.html", code=code, message=message), code
+
+    @app.errorhandler(CSRFError)
+    def _csrf(e):
+        return page(400, _("页面已过期或表单无效，请刷新后重试。"))
+
+    @app.errorhandler(403)
+    def _forbidden(e):
+        return page(403, _("您没有权限访问此页面。"))
+
+    @app.errorhandler(404)
+    def _not_found(e):
+        return page(404, _("页面不存在。"))
+
+    @app.errorhandler(413)
+    def _too_large(e):
+        limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+        return page(413, _("上传的文件太大，上限为 %(mb)s MB。", mb=limit))

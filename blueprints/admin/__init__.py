@@ -1,0 +1,12 @@
+"""Organiser screens: programmes, stages, categories, panels, imports, counts.
+Oversight (监审) may read every page here and change nothing."""
+from flask import Blueprint
+
+from blueprints.access import require_roles
+from models import Role
+
+bp = Blueprint("admin", __name__)
+_guard = require_roles(Role.organiser, read_roles=(Role.oversight,))
+bp.before_request(_guard.check)
+
+from blueprints.admin import views  # noqa: E402,F401
