@@ -8,6 +8,7 @@
 #   make venv         .venv with requirements.txt  make venv-dev  ... plus requirements-dev.txt
 #   make upgrade      `flask db upgrade` on the configured database
 #   make translations compile translations/*/LC_MESSAGES/*.po
+#   make messages     extract UI strings and update the zh_CN and en catalogues
 #   make clean        remove instance/demo and caches (keeps .venv, the database, the secret key)
 #
 # Variables: DATABASE_URL (environment: the app's database; default SQLite in instance/),
@@ -43,7 +44,7 @@ TEST_ENV := env -u DATABASE_URL -u TEST_DATABASE_URL PLAYWRIGHT_SKIP_BROWSER_DOW
 PYTEST   := $(VPY) -m pytest
 
 .PHONY: help run test test-sqlite test-pg test-deps demo venv venv-dev system system-test \
-        upgrade translations secret clean
+        upgrade translations messages secret clean
 
 help:
 	@awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' Makefile
@@ -82,10 +83,16 @@ $(VENV)/.stamp-dev: requirements.txt requirements-dev.txt $(VENV)/.stamp-runtime
 translations: venv
 	@if compgen -G 'translations/*/LC_MESSAGES/*.po' >/dev/null; then \
 	    echo "==> compiling translations"; \
-	    $(VENV)/bin/pybabel compile -d translations -f -q; \
+	    $(VENV)/bin/pybabel compile -d translations -f >/dev/null 2>&1; \
 	else \
 	    echo "==> no translations/*/LC_MESSAGES/*.po yet; skipping compilation"; \
 	fi
+
+messages: venv
+	@echo "==> extracting UI strings into translations/messages.pot and updating catalogues"
+	@$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+	    --project scoring --ignore-dirs ".venv migrations tests" -o translations/messages.pot . >/dev/null 2>&1
+	@$(VENV)/bin/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching >/dev/null 2>&1
 
 secret: $(INSTANCE)/secret_key
 

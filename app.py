@@ -101,7 +101,9 @@ def create_app(config: dict | None = None) -> Flask:
     @app.context_processor
     def _inject():
         from flask_babel import get_locale
-        return {"current_locale": str(get_locale()), "languages": LANGUAGES, "role_label": role_label}
+        loc = get_locale()
+        current = "en" if loc is not None and loc.language == "en" else "zh_CN"
+        return {"current_locale": current, "languages": LANGUAGES, "role_label": role_label}
 
     _register_error_pages(app)
 

@@ -52,8 +52,8 @@ def template_workbook(kind: str, programme=None, stage=None) -> bytes:
     for cell in ws[2]:
         cell.font = _EXAMPLE_FONT
     ws["A2"].comment = Comment("示例行：导入前请删除此行，或改为真实数据。", "模板")
-    _add_choices(wb, ws, kind, columns, programme)
     _help_sheet(wb, kind, columns, programme, stage, template=True)
+    _add_choices(wb, ws, kind, columns, programme)
     return _save(wb)
 
 
@@ -89,8 +89,8 @@ def export_table(session, kind: str, programme, stage=None, fmt: str = "xlsx") -
     ws = wb.active
     ws.title = SHEET_NAMES[kind]
     _write_list(ws, columns, rows)
-    _add_choices(wb, ws, kind, columns, programme)
     _help_sheet(wb, kind, columns, programme, stage, template=False)
+    _add_choices(wb, ws, kind, columns, programme)
     return _save(wb)
 
 

@@ -15,6 +15,7 @@ present with an empty cell clears it (or applies the documented default).
 from __future__ import annotations
 
 import re
+import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
@@ -309,8 +310,9 @@ class UnitImporter(_Importer):
         if any(taken[rec.values["name"]].external_id != rec.values["external_id"]
                for rec, _ in plan if rec.values["name"] in taken):
             # names swapped between units: park them first so no moment has two equal names
+            token = secrets.token_hex(8)
             for unit in renamed:
-                unit.name = f"\x00import:{unit.id}"
+                unit.name = f"（导入中）{unit.id}-{token}"
             self.session.flush()
         for rec, prov in plan:
             v = rec.values
@@ -425,9 +427,10 @@ class JudgeImporter(_Importer):
         """Replace the judge's import-sourced relations by ``wanted``; relations the organiser
         or the judge declared stay, and are not repeated as imported ones."""
         declared = {(str(r.kind), r.entry_id, r.unit_id) for r in judge.relations if r.source != "import"}
-        wanted = {w for w in wanted if w[:3] not in declared}
         current = [r for r in judge.relations if r.source == "import"]
-        if {(str(r.kind), r.entry_id, r.unit_id, r.note) for r in current} == wanted:
+        have = {(str(r.kind), r.entry_id, r.unit_id, r.note) for r in current}
+        wanted = {w for w in wanted if w in have or w[:3] not in declared}
+        if have == wanted:
             return False
         for r in current:
             judge.relations.remove(r)
@@ -481,7 +484,7 @@ class EntryImporter(_Importer):
                 selectinload(Entry.person),
                 selectinload(Entry.team).selectinload(Team.members).selectinload(TeamMember.person))).scalars()}
 
-        self.convert_cells(records, lenient=("names",))
+        self.convert_cells(records, lenient=("names", "division"))
         self.duplicates(records, "external_id")
         plan: list[_EntryRow] = []
         for rec in records:
@@ -536,8 +539,9 @@ class EntryImporter(_Importer):
             return div.id
         if self.stage.by_division:
             if "division" in rec.raw:   # the column exists, the cell is empty
+                example = self.divisions[0].name if self.divisions else "北京赛区"
                 self.error(rec, "division", f"分赛区不能为空：本阶段（{self.stage.name}）按分赛区进行，"
-                                            "请填写分赛区，如“北京赛区”")
+                                            f"请填写分赛区，如“{example}”")
             return None
         if "division" not in rec.raw and rec.values.get("external_id") in self.existing:
             return self.existing[rec.values["external_id"]].division_id   # column absent: keep
