@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
@@ -63,8 +64,8 @@ UNIT_COLUMNS: tuple[Column, ...] = (
            "省份全称（北京市）、简称（北京）或行政区划代码（11）。", "北京",
            aliases=("省份", "所在省", "省份名称", "省（区、市）")),
     Column("kind", "单位类型", False, TEXT, 32, "如：科技馆、学校、高校、协会。", "科技馆"),
-    Column("contact_name", "联系人", False, TEXT, 64, "", "王老师"),
-    Column("contact_phone", "联系电话", False, TEXT, 32, "", "010-12345678",
+    Column("contact_name", "联系人", False, TEXT, 64, "本单位负责大赛事务的联系人。", "王老师"),
+    Column("contact_phone", "联系电话", False, TEXT, 32, "联系人的电话，手机或座机。", "010-12345678",
            aliases=("电话", "手机", "手机号", "联系方式"), text_format=True),
 )
 
@@ -72,7 +73,7 @@ JUDGE_COLUMNS: tuple[Column, ...] = (
     Column("external_id", "评委编号", True, ID, 32,
            "评委在本项目中的唯一编号；再次导入时按此编号更新评委信息。", "J0001",
            aliases=("评委编码",), text_format=True),
-    Column("name", "姓名", True, TEXT, 64, "", "刘明", aliases=("评委姓名",)),
+    Column("name", "姓名", True, TEXT, 64, "评委姓名。", "刘明", aliases=("评委姓名",)),
     Column("unit", "单位编号", True, REF, 32, "评委所在单位的编号，须已在单位名单中。", "U0001",
            aliases=("单位编码", "单位代码"), text_format=True),
     Column("province", "所在省份", False, PROVINCE, None,
@@ -80,11 +81,11 @@ JUDGE_COLUMNS: tuple[Column, ...] = (
            aliases=("省份", "所在省", "省份名称")),
     Column("expertise", "专业领域", False, TEXT, 200, "可填赛项或专业方向，多个用“、”分隔。", "展品辅导、科学实验",
            aliases=("专业", "擅长领域", "研究领域")),
-    Column("title", "职称", False, TEXT, 64, "", "研究馆员"),
+    Column("title", "职称", False, TEXT, 64, "如：研究馆员、副研究馆员、高级教师、教授。", "研究馆员"),
     Column("is_school_teacher", "中小学教师", False, BOOL, None,
            "是否为中小学科学教师（评委组中的中小学教师席位），填“是”或“否”，留空为“否”。", "否",
            aliases=("是否中小学教师",)),
-    Column("phone", "联系电话", False, TEXT, 32, "", "13800000000",
+    Column("phone", "联系电话", False, TEXT, 32, "评委本人的电话。", "13800000000",
            aliases=("电话", "手机", "手机号", "联系方式"), text_format=True),
     Column("relations", "回避关系", False, RELATIONS, None,
            "评委申报的需回避的作品或单位，格式见下方“回避关系的写法”。再次导入时替换此前导入的回避关系，"
@@ -96,7 +97,7 @@ ENTRY_COLUMNS: tuple[Column, ...] = (
     Column("external_id", "作品编号", True, ID, 32,
            "作品在本阶段的唯一编号；再次导入时按此编号更新作品。", "E0001",
            aliases=("项目编号", "作品编码", "报名编号"), text_format=True),
-    Column("title", "作品名称", True, TEXT, 200, "", "会“跳舞”的磁铁", aliases=("项目名称", "作品题目", "题目")),
+    Column("title", "作品名称", True, TEXT, 200, "参赛作品（项目）的名称。", "会“跳舞”的磁铁", aliases=("项目名称", "作品题目", "题目")),
     Column("category", "赛项", True, REF, None, "赛项名称或代码，见下方赛项列表。", "展品辅导",
            aliases=("参赛赛项", "赛项名称", "参赛类别", "类别", "组别")),
     Column("division", "分赛区", False, REF, None,
@@ -127,13 +128,20 @@ IGNORED_HEADERS = frozenset({"序号", "编号序号", "no", "no."})
 
 
 def columns_for(kind: str, stage=None) -> tuple[Column, ...]:
-    """The columns of a kind; entries of a stage run per division require 分赛区."""
+    """The columns of a kind. For entries of a stage: a stage run per division requires
+    分赛区; a stage whose categories are all resources (or units) needs no contestant names."""
     if kind not in COLUMNS:
         raise ValueError(f"unknown import kind {kind!r}; expected one of {KINDS}")
     cols = COLUMNS[kind]
-    if kind == "entries" and stage is not None and getattr(stage, "by_division", False):
-        cols = tuple(dataclasses.replace(c, required=True) if c.key == "division" else c for c in cols)
-    return cols
+    if kind != "entries" or stage is None:
+        return cols
+    required = {}
+    if getattr(stage, "by_division", False):
+        required["division"] = True
+    entry_kinds = {sc.category.entry_kind for sc in getattr(stage, "stage_categories", ())}
+    if entry_kinds and entry_kinds <= {"resource", "unit"}:
+        required["names"] = False
+    return tuple(dataclasses.replace(c, required=required[c.key]) if c.key in required else c for c in cols)
 
 
 # --- headers -----------------------------------------------------------------------------
@@ -248,6 +256,7 @@ class CellError(ValueError):
     """A cell that cannot be read; the message is Chinese and says what is expected."""
 
 
+_SCIENTIFIC = re.compile(r"[0-9](?:\.[0-9]+)?[eE]\+[0-9]+")
 _ID_FORBIDDEN = re.compile(r"[\s:：;；,，、]")
 _TRUE = {"是", "y", "yes", "true", "1", "√", "✓", "t"}
 _FALSE = {"否", "n", "no", "false", "0", "×", "✗", "f"}
@@ -262,6 +271,11 @@ def convert(column: Column, raw: str):
         if column.required:
             raise CellError(f"{column.header}不能为空")
         return None
+    if column.type in (ID, INT, REF):
+        value = unicodedata.normalize("NFKC", value)   # full-width Ｕ００１ typed with a Chinese IME
+    if column.text_format and _SCIENTIFIC.fullmatch(value):
+        raise CellError(f"{column.header}“{value}”被 Excel 存成了科学计数法，后几位数字已丢失。"
+                        "请把该列设为“文本”格式，重新填写后再导入")
     if column.max_length is not None and len(value) > column.max_length:
         raise CellError(f"{column.header}过长：最多 {column.max_length} 个字符，实际 {len(value)} 个")
     if column.type == ID:
@@ -360,7 +374,7 @@ def parse_relations(text: str) -> list[RelationSpec]:
     specs: list[RelationSpec] = []
     problems: list[str] = []
     kinds = "、".join(("亲属", "师生", "同事", "辅导", "其他"))
-    for item in _split_items(text or ""):
+    for item in _split_items(unicodedata.normalize("NFKC", text or "")):
         body, note = item, None
         m = _NOTE.match(item)
         if m:

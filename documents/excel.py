@@ -12,7 +12,7 @@ import csv
 import io
 import re
 import unicodedata
-from typing import Any, Optional, Sequence
+from typing import Any, Sequence
 
 from openpyxl import Workbook
 from openpyxl.comments import Comment
@@ -170,6 +170,8 @@ def _add_choices(wb, ws, kind: str, columns: Sequence[Column], programme) -> Non
                             allow_blank=True, showErrorMessage=False)
         dv.add(f"{target}2:{target}{VALIDATION_ROWS}")
         ws.add_data_validation(dv)
+        dim = ws.column_dimensions[target]
+        dim.width = min(50, max(dim.width or 8, max(_display_width(v) for v in values) + 3))
 
 
 # --- the 说明 sheet ------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
@@ -24,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import selectinload
 
-from documents.columns import (KINDS, NAMES, SHEET_ALIASES, CellError, Column, columns_for, convert,
+from documents.columns import (KINDS, SHEET_ALIASES, CellError, Column, columns_for, convert,
                                known_headers, match_header, parse_relations, split_names)
 from documents.tables import TableError, read_table
 from models import (Category, DeclaredRelation, Division, Entry, ImportBatch, Judge, Person, Programme,
@@ -161,7 +162,7 @@ def _sorted(errors: list[dict], columns: Sequence[Column]) -> list[dict]:
 
 def _key(text: str) -> str:
     """Lookup form of a name or code: case, spaces and full-width brackets do not matter."""
-    return re.sub(r"\s+", "", str(text)).lower().replace("（", "(").replace("）", ")")
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text))).lower()
 
 
 def _rows_text(rows: Sequence[int]) -> str:
@@ -741,10 +742,9 @@ class EntryImporter(_Importer):
 
     @staticmethod
     def person_details(person: Person, row: _EntryRow) -> bool:
+        """Unit, gender and phone of an individual contestant or a team's leader."""
         v = row.rec.values
-        changed = _set(person, "unit_id", row.unit.id) if person.id is not None else False
-        if person.id is None:
-            person.unit_id = row.unit.id
+        changed = _set(person, "unit_id", row.unit.id)
         if "gender" in v:
             changed |= _set(person, "gender", v["gender"])
         if "phone" in v:

@@ -2,16 +2,41 @@
 TEST_DATABASE_URL is set (make test runs the suite both ways). CSRF stays on."""
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import sys
 from pathlib import Path
 
 import pytest
+from flask import has_app_context
+from flask.globals import _cv_app
+from flask.testing import FlaskClient
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+
+class IsolatedClient(FlaskClient):
+    """Each request runs in its own app context (its own `g` and database session), as it
+    does under gunicorn, even while the test itself holds an app context open. The test's
+    session is committed before the request (so the request sees the test's data) and after
+    it (so the test reads what the request wrote, not a stale snapshot)."""
+
+    def open(self, *args, **kwargs):
+        from extensions import db
+        if has_app_context():
+            db.session.commit()
+
+        def run():
+            _cv_app.set(None)
+            return FlaskClient.open(self, *args, **kwargs)
+
+        resp = contextvars.copy_context().run(run)
+        if has_app_context():
+            db.session.commit()
+        return resp
 
 
 def _database_url(tmp_path: Path) -> str:
@@ -28,6 +53,7 @@ def app(tmp_path):
         "SECRET_KEY": "test-secret-key-not-for-production",
         "SQLALCHEMY_DATABASE_URI": _database_url(tmp_path),
     })
+    app.test_client_class = IsolatedClient
     with app.app_context():
         db.drop_all()
         db.create_all()
