@@ -6,14 +6,9 @@ whatever the machine's speed. Usage: .venv/bin/python bench/demo_build.py [--db 
 from __future__ import annotations
 
 import argparse
-import os
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _setup import bench_app
 
 
 def main() -> None:
@@ -21,26 +16,17 @@ def main() -> None:
     ap.add_argument("--db", default=None, help="SQLAlchemy URL (default: a temporary SQLite file)")
     ap.add_argument("--repeat", type=int, default=2)
     args = ap.parse_args()
-    tmp = tempfile.mkdtemp()
-    url = args.db or f"sqlite:///{tmp}/bench.db"
+    with bench_app(args.db) as (_app, tmp):
+        from sqlalchemy import func, insert, select
 
-    from sqlalchemy import func, insert, select
+        from extensions import db
+        from models import Entry, Person
+        from services.demo import build_demo
 
-    from app import create_app
-    from extensions import db
-    from models import Entry, Person, ensure_provinces
-    from services.demo import build_demo
-
-    app = create_app({"SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url})
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-        ensure_provinces(db.session)
-        db.session.commit()
         demo_times, base_times = [], []
         for _ in range(args.repeat):
             t0 = time.perf_counter()
-            build_demo(db.session, Path(tmp) / "out")
+            build_demo(db.session, tmp / "out")
             demo_times.append(time.perf_counter() - t0)
             n_entries = db.session.scalar(select(func.count(Entry.id)))
             n_people = db.session.scalar(select(func.count(Person.id)))
@@ -54,10 +40,7 @@ def main() -> None:
         print(f"demo build          {d:8.2f} s   (best of {args.repeat})")
         print(f"baseline bulk rows  {b:8.2f} s   (same number of rows, Core insert)")
         print(f"ratio demo/baseline {d / b:8.1f}x")
-        db.session.remove()
-        db.drop_all()
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("SECRET_KEY", "bench")
     main()

@@ -6,13 +6,9 @@ from __future__ import annotations
 
 import argparse
 import io
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _setup import bench_app
 
 HEADER = ["作品编号", "作品名称", "赛项", "分赛区", "单位编号", "选手姓名", "队伍名称", "性别", "联系电话",
           "抽签号", "匿名编号"]
@@ -34,22 +30,13 @@ def main() -> None:
     ap.add_argument("--db", default=None)
     ap.add_argument("--entries", type=int, default=2000)
     args = ap.parse_args()
-    tmp = tempfile.mkdtemp()
-    url = args.db or f"sqlite:///{tmp}/bench.db"
+    with bench_app(args.db) as _:
+        from openpyxl import load_workbook
 
-    from openpyxl import load_workbook
+        from extensions import db
+        from services.imports import run_import
+        from services.programme_templates import create_from_template
 
-    from app import create_app
-    from extensions import db
-    from models import ensure_provinces
-    from services.imports import run_import
-    from services.programme_templates import create_from_template
-
-    app = create_app({"SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url})
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-        ensure_provinces(db.session)
         prog = create_from_template(db.session, "docent_competition", 2024)
         db.session.commit()
         codes = ["11", "12", "13", "14", "15", "21", "22", "23", "31", "32"]
@@ -80,8 +67,6 @@ def main() -> None:
         print(f"baseline: openpyxl read  {base:7.2f} s")
         print(f"first import (create)    {t_first:7.2f} s   {t_first / base:6.1f}x baseline")
         print(f"re-import (no change)    {t_again:7.2f} s   {t_again / base:6.1f}x baseline")
-        db.session.remove()
-        db.drop_all()
 
 
 if __name__ == "__main__":
