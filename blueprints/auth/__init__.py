@@ -78,4 +78,6 @@ def home():
 
 @bp.app_context_processor
 def _logout_form():
-    return {"logout_form": LogoutForm()}
+    # formdata=None: rendering any page (an error page for a too-large upload included)
+    # must not parse the request body.
+    return {"logout_form": LogoutForm(formdata=None)}

@@ -197,3 +197,23 @@ def test_unknown_objects_are_404(org_client, competition):
     stage_of_competition = competition.stages[0].id
     assert org_client.get(f"/admin/programmes/{other.id}/stages/{stage_of_competition}").status_code == 404
     assert org_client.get(f"/admin/programmes/{competition.id}/import/people").status_code == 404
+
+
+def test_upload_over_the_limit_is_refused_in_chinese(org_client, competition, app):
+    import io
+    from models import ImportBatch
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
+    url = f"/admin/programmes/{competition.id}/import/units"
+    token = csrf_from(org_client.get(url).get_data(as_text=True))
+    resp = org_client.post(url, data={"csrf_token": token,
+                                      "file": (io.BytesIO(b"x" * (200 * 1024)), "units.xlsx")},
+                           content_type="multipart/form-data")
+    assert resp.status_code == 413
+    assert "上传的文件太大" in resp.get_data(as_text=True)
+    assert db.session.query(ImportBatch).count() == 0 and db.session.query(Unit).count() == 0
+
+
+def test_import_without_a_file_says_so(org_client, competition):
+    url = f"/admin/programmes/{competition.id}/import/units"
+    resp = _post(org_client, url, url, {})
+    assert resp.status_code == 200 and "请选择要导入的文件" in resp.get_data(as_text=True)
