@@ -1,0 +1,461 @@
+"""Score sheets: one judge's marks for one entry, checked against the rubric before they count.
+
+A sheet is refused at the door rather than repaired later: a mark off the rubric's step, out of
+range or for a criterion the rubric does not have would silently change a published result.
+Validation collects *every* problem, each as a `FieldError(field, code, message)`: `field` is a
+path such as `scores.kexuexing`, `code` a stable identifier for API clients (`missing`,
+`unknown`, `not_a_number`, `out_of_range`, `off_step`, ...), `message` Chinese text for the
+tablet. Numbers become exact `Decimal`s (never floats), because step checks and published
+rounding must be exact (rubric.py, "Numbers are Decimal").
+
+Entry-level records — the measured duration, the degree of difficulty, deductions the chief
+judge records, flags — are checked by the same rules (`check_entry_record`), so a sheet and an
+entry's record cannot disagree about what is valid.
+"""
+from __future__ import annotations
+
+import math
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow
+from fractions import Fraction
+from math import gcd
+from types import MappingProxyType
+from typing import Any
+
+from scoring.rubric import Criterion, Rubric
+
+__all__ = [
+    "EntryRecord",
+    "FieldError",
+    "Sheet",
+    "SheetInvalid",
+    "check_entry_record",
+    "format_number",
+    "parse_number",
+    "validate_sheet",
+    "validate_total",
+]
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+# Marks are added, subtracted and multiplied exactly: any operation that would round raises
+# `Inexact` instead of silently changing a published score.
+EXACT = Context(prec=60, traps=[InvalidOperation, Inexact, Overflow, DivisionByZero])
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one field: `code` is for programs, `message` (Chinese) for people."""
+
+    field: str
+    code: str
+    message: str
+
+
+class SheetInvalid(ValueError):
+    """A sheet or entry record that cannot be used, with every problem found in it."""
+
+    def __init__(self, errors: Iterable[FieldError]) -> None:
+        self.errors = list(errors)
+        super().__init__(self.errors)
+
+    def __str__(self) -> str:
+        return "; ".join(f"{e.field}: {e.message}" for e in self.errors)
+
+    def as_json(self) -> list[dict[str, str]]:
+        """The errors as plain dicts, the body of an HTTP 422 answer."""
+        return [{"field": e.field, "code": e.code, "message": e.message} for e in self.errors]
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """A validated score sheet: exact scores and the judge's total (Σ weight × score).
+
+    `itemised` is False for a sheet that gives only the judge's total (a multi-criterion rubric
+    scored on paper and keyed in as totals, see `validate_total`); `scores` is then empty and
+    whatever needs per-criterion scores (veto, criterion tie-breaks) cannot use it. Computed
+    criteria are never on a sheet: they are entry-level figures (rubric `Computed`).
+    `deductions`, `flags` and `inputs` are what this sheet's author recorded; flags decided by
+    `any_judge` or `majority` are counted from the judges' sheets.
+    """
+
+    rubric_id: str
+    rubric_version: int
+    scores: Mapping[str, Decimal]
+    total: Decimal
+    itemised: bool = True
+    deductions: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
+    flags: frozenset[str] = frozenset()
+    inputs: Mapping[str, Decimal] = field(default_factory=lambda: _EMPTY)
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class EntryRecord:
+    """Validated entry-level figures: inputs (difficulty, duration_seconds, computed-criterion
+    data), deduction counts and decided flags."""
+
+    inputs: Mapping[str, Decimal] = field(default_factory=lambda: _EMPTY)
+    deductions: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
+    flags: frozenset[str] = frozenset()
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+def parse_number(value: Any) -> Decimal | str:
+    """`value` as an exact finite Decimal, or the error code `missing` / `not_a_number`.
+
+    Strings are accepted ("8.5", full-width "８.５" from a Chinese keyboard) because forms and
+    CSV files carry text; booleans, NaN and infinities are refused because they are never marks.
+    Floats go through their shortest repr so 8.1 is 8.1, not its binary neighbour.
+    """
+    if value is None:
+        return "missing"
+    if isinstance(value, bool):
+        return "not_a_number"
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(repr(value)) if math.isfinite(value) else "not_a_number"
+    if isinstance(value, Decimal):
+        return value if value.is_finite() else "not_a_number"
+    if isinstance(value, str):
+        text = unicodedata.normalize("NFKC", value).strip()
+        if not text:
+            return "missing"
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            return "not_a_number"
+        return number if number.is_finite() else "not_a_number"
+    return "not_a_number"
+
+
+def format_number(value: Decimal | Fraction | int) -> str:
+    """A number as people write it in a message: 25, 0.5, 8.25 (no exponent, no trailing
+    zeros). Not for scores as published: those keep their places (91.80)."""
+    if isinstance(value, Fraction):
+        value = Decimal(value.numerator) / Decimal(value.denominator)
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    return str(value)
+
+
+def _show(value: Any) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= 30 else text[:27] + "..."
+
+
+# --------------------------------------------------------------------------- rubric digest
+
+
+@dataclass(frozen=True)
+class _Spec:
+    judged: tuple[Criterion, ...]
+    judged_ids: frozenset[str]
+    computed_ids: frozenset[str]
+    min_total: Decimal
+    max_total: Decimal
+    total_grain: Fraction  # every reachable total is min_total + k × grain
+
+
+_SPECS: dict[int, tuple[Rubric, _Spec]] = {}
+
+
+def _spec(rubric: Rubric) -> _Spec:
+    """The per-rubric facts validation needs, computed once per rubric object (sheets are
+    validated by the tens of thousands in a national review)."""
+    hit = _SPECS.get(id(rubric))
+    if hit is not None and hit[0] is rubric:
+        return hit[1]
+    if rubric.kind not in ("panel", "award") or not rubric.criteria:
+        raise ValueError(f"rubric {rubric.id!r} is a {rubric.kind}: it has no score sheet")
+    judged = rubric.judged_criteria
+    steps = [Fraction(c.effective_weight * c.step) for c in judged]
+    spec = _Spec(
+        judged=judged,
+        judged_ids=frozenset(c.id for c in judged),
+        computed_ids=frozenset(c.id for c in rubric.criteria if not c.judged),
+        min_total=sum((c.effective_weight * c.min for c in judged), Decimal(0)),
+        max_total=sum((c.effective_weight * c.max for c in judged), Decimal(0)),
+        total_grain=_fraction_gcd(steps) if steps else Fraction(1),
+    )
+    if len(_SPECS) > 256:
+        _SPECS.clear()
+    _SPECS[id(rubric)] = (rubric, spec)
+    return spec
+
+
+def _fraction_gcd(values: list[Fraction]) -> Fraction:
+    """The largest g with every value an integer multiple of g."""
+    denominator = math.lcm(*(v.denominator for v in values))
+    numerator = 0
+    for v in values:
+        numerator = gcd(numerator, int(v * denominator))
+    return Fraction(numerator, denominator)
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _check_mark(c: Criterion, raw: Any, at: str, errors: list[FieldError]) -> Decimal | None:
+    title = c.title.zh
+    value = parse_number(raw)
+    if value == "missing":
+        errors.append(FieldError(at, "missing", f"缺少评分项「{title}」的分数"))
+        return None
+    if isinstance(value, str):
+        errors.append(FieldError(at, "not_a_number", f"「{title}」的分数必须是数字（收到 {_show(raw)}）"))
+        return None
+    if not c.min <= value <= c.max:
+        errors.append(FieldError(
+            at, "out_of_range", f"「{title}」的分数应在 {format_number(c.min)} 至 {format_number(c.max)} 之间（收到 {format_number(value)}）"
+        ))
+        return None
+    if not _on_step(value, c.step, c.min):
+        errors.append(FieldError(
+            at, "off_step", f"「{title}」的分数须以 {format_number(c.step)} 分为单位（收到 {format_number(value)}）"
+        ))
+        return None
+    return value
+
+
+def _on_step(value: Decimal, step: Decimal, start: Decimal = Decimal(0)) -> bool:
+    """Whether `value` lies on the grid start + k × step, exactly (a mark with more than 60
+    significant digits is not on any step)."""
+    try:
+        return EXACT.remainder(EXACT.subtract(value, start), step).is_zero()
+    except ArithmeticError:
+        return False
+
+
+def _check_scores(rubric: Rubric, spec: _Spec, scores: Mapping[str, Any], errors: list[FieldError]) -> dict[str, Decimal]:
+    if not isinstance(scores, Mapping):
+        errors.append(FieldError("scores", "not_a_mapping", "评分须为“评分项: 分数”的对应表"))
+        return {}
+    marks: dict[str, Decimal] = {}
+    for c in spec.judged:
+        value = _check_mark(c, scores.get(c.id), f"scores.{c.id}", errors)
+        if value is not None:
+            marks[c.id] = value
+    for key in scores:
+        if key in spec.judged_ids:
+            continue
+        if key in spec.computed_ids:
+            title = rubric.find_criterion(key).title.zh  # type: ignore[union-attr]
+            errors.append(FieldError(f"scores.{key}", "not_judged", f"「{title}」由系统根据填报数据计算，评委不打分"))
+        else:
+            known = "、".join(c.id for c in spec.judged)
+            errors.append(FieldError(f"scores.{key}", "unknown", f"评分表中没有评分项 {_show(key)}（评分项：{known}）"))
+    return marks
+
+
+def _check_deductions(rubric: Rubric, penalties: Mapping[str, Any] | None, errors: list[FieldError]) -> dict[str, int]:
+    """Deduction counts by id, each a whole number from 0 to the deduction's `max_count`."""
+    if penalties is None:
+        return {}
+    if not isinstance(penalties, Mapping):
+        errors.append(FieldError("penalties", "not_a_mapping", "扣分须为“扣分项: 次数”的对应表"))
+        return {}
+    known = {d.id: d for d in rubric.deductions}
+    counts: dict[str, int] = {}
+    for key, raw in penalties.items():
+        at = f"penalties.{key}"
+        d = known.get(key)
+        if d is None:
+            hint = "；用时请填写在 inputs.duration_seconds" if key in ("duration_seconds", "overtime", "overtime_seconds") else ""
+            allowed = "、".join(known) or "无"
+            errors.append(FieldError(at, "unknown", f"评分表中没有扣分项 {_show(key)}（扣分项：{allowed}）{hint}"))
+            continue
+        value = parse_number(raw)
+        if value == "missing":
+            continue
+        if isinstance(value, str) or value != value.to_integral_value():
+            errors.append(FieldError(at, "not_an_integer", f"「{d.title.zh}」的次数必须是整数（收到 {_show(raw)}）"))
+        elif not 0 <= value <= d.max_count:
+            errors.append(FieldError(at, "out_of_range", f"「{d.title.zh}」最多记 {d.max_count} 次（收到 {format_number(value)}）"))
+        elif value:
+            counts[key] = int(value)
+    return counts
+
+
+def _check_flags(rubric: Rubric, flags: Iterable[str], comment: str | None, errors: list[FieldError]) -> frozenset[str]:
+    """Known flag ids; a flag whose rubric entry `requires_comment` needs a non-blank comment
+    (when `comment` is None the caller records comments elsewhere and this is not checked)."""
+    if isinstance(flags, str):
+        flags = (flags,)
+    known = {f.id: f for f in rubric.flags}
+    marked: set[str] = set()
+    for key in flags:
+        flag = known.get(key)
+        if flag is None:
+            allowed = "、".join(known) or "无"
+            errors.append(FieldError(f"flags.{key}", "unknown", f"评分表中没有标记项 {_show(key)}（标记项：{allowed}）"))
+            continue
+        marked.add(key)
+        if flag.requires_comment and comment is not None and not comment.strip():
+            errors.append(FieldError("comment", "comment_required", f"标记「{flag.title.zh}」时必须在评语中说明情况"))
+    return frozenset(marked)
+
+
+def _check_inputs(rubric: Rubric, inputs: Mapping[str, Any] | None, errors: list[FieldError]) -> dict[str, Decimal]:
+    """Entry-level figures: the multiplier within its range and step, a duration or a
+    computed criterion's figure not negative. Unknown names are refused (a typo would
+    otherwise leave an entry without its difficulty)."""
+    if inputs is None:
+        return {}
+    if not isinstance(inputs, Mapping):
+        errors.append(FieldError("inputs", "not_a_mapping", "录入项须为“名称: 数值”的对应表"))
+        return {}
+    agg = rubric.aggregation
+    multiplier = agg.multiplier if agg else None
+    allowed = rubric.entry_inputs
+    values: dict[str, Decimal] = {}
+    for key, raw in inputs.items():
+        at = f"inputs.{key}"
+        if key not in allowed:
+            names = "、".join(allowed) or "无"
+            errors.append(FieldError(at, "unknown", f"本评分表不需要录入项 {_show(key)}（录入项：{names}）"))
+            continue
+        value = parse_number(raw)
+        if value == "missing":
+            continue
+        if isinstance(value, str):
+            errors.append(FieldError(at, "not_a_number", f"录入项 {key} 必须是数字（收到 {_show(raw)}）"))
+        elif multiplier is not None and key == multiplier.input:
+            if _check_multiplier(multiplier, value, at, errors):
+                values[key] = value
+        elif value < 0:
+            errors.append(FieldError(at, "out_of_range", f"录入项 {key} 不能为负数（收到 {format_number(value)}）"))
+        else:
+            values[key] = value
+    return values
+
+
+def _check_multiplier(m: Any, value: Decimal, at: str, errors: list[FieldError]) -> bool:
+    title = m.title.zh
+    if not m.min <= value <= m.max:
+        errors.append(FieldError(at, "out_of_range", f"{title}应在 {format_number(m.min)} 至 {format_number(m.max)} 之间（收到 {format_number(value)}）"))
+        return False
+    if m.step is not None and not _on_step(value, m.step):
+        errors.append(FieldError(at, "off_step", f"{title}须以 {format_number(m.step)} 为单位（收到 {format_number(value)}）"))
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def validate_sheet(
+    rubric: Rubric,
+    scores: Mapping[str, Any],
+    *,
+    penalties: Mapping[str, Any] | None = None,
+    flags: Iterable[str] = (),
+    inputs: Mapping[str, Any] | None = None,
+    comment: str | None = None,
+) -> Sheet:
+    """Check one judge's sheet against `rubric` and return it with exact scores and total.
+
+    Every judged criterion must be present, numeric, within min..max and on the step (exact
+    Decimal check); unknown or computed criteria are refused. `penalties` maps deduction ids to
+    counts, `flags` lists flag ids, `inputs` entry figures such as `difficulty` or
+    `duration_seconds`. Raises `SheetInvalid` listing every problem.
+    """
+    spec = _spec(rubric)
+    errors: list[FieldError] = []
+    marks = _check_scores(rubric, spec, scores, errors)
+    record = _record(rubric, penalties, flags, inputs, comment, errors)
+    if errors:
+        raise SheetInvalid(errors)
+    total = Decimal(0)
+    for c in spec.judged:
+        total = EXACT.add(total, EXACT.multiply(c.effective_weight, marks[c.id]))
+    return Sheet(
+        rubric.id, rubric.version, MappingProxyType(marks), total, True,
+        record.deductions, record.flags, record.inputs, comment or "",
+    )
+
+
+def validate_total(
+    rubric: Rubric,
+    total: Any,
+    *,
+    penalties: Mapping[str, Any] | None = None,
+    flags: Iterable[str] = (),
+    inputs: Mapping[str, Any] | None = None,
+    comment: str | None = None,
+) -> Sheet:
+    """A sheet that gives only the judge's total, for paper sheets keyed in as totals.
+
+    The total must lie between the lowest and highest possible totals and be reachable on the
+    criteria's steps (a multiple of the gcd of weight × step above the lowest total). With one
+    judged criterion this is exactly `validate_sheet` of that criterion.
+    """
+    spec = _spec(rubric)
+    if len(spec.judged) == 1:
+        return validate_sheet(rubric, {spec.judged[0].id: total}, penalties=penalties,
+                              flags=flags, inputs=inputs, comment=comment)
+    errors: list[FieldError] = []
+    value = _check_total(spec, total, errors)
+    record = _record(rubric, penalties, flags, inputs, comment, errors)
+    if errors:
+        raise SheetInvalid(errors)
+    assert value is not None
+    return Sheet(
+        rubric.id, rubric.version, _EMPTY, value, False,
+        record.deductions, record.flags, record.inputs, comment or "",
+    )
+
+
+def _check_total(spec: _Spec, raw: Any, errors: list[FieldError]) -> Decimal | None:
+    at = "scores.total"
+    value = parse_number(raw)
+    if value == "missing":
+        errors.append(FieldError(at, "missing", "缺少总分"))
+    elif isinstance(value, str):
+        errors.append(FieldError(at, "not_a_number", f"总分必须是数字（收到 {_show(raw)}）"))
+    elif not spec.min_total <= value <= spec.max_total:
+        errors.append(FieldError(
+            at, "out_of_range", f"总分应在 {format_number(spec.min_total)} 至 {format_number(spec.max_total)} 之间（收到 {format_number(value)}）"
+        ))
+    elif (Fraction(value - spec.min_total) / spec.total_grain).denominator != 1:
+        errors.append(FieldError(
+            at, "off_step", f"总分须以 {format_number(spec.total_grain)} 分为单位（收到 {format_number(value)}）"
+        ))
+    else:
+        return value
+    return None
+
+
+_NO_RECORD = EntryRecord()
+
+
+def _record(rubric: Rubric, penalties: Any, flags: Iterable[str], inputs: Any,
+            comment: str | None, errors: list[FieldError]) -> EntryRecord:
+    if penalties is None and inputs is None and not flags:
+        return _NO_RECORD
+    deductions = _check_deductions(rubric, penalties, errors)
+    marked = _check_flags(rubric, flags, comment, errors)
+    values = _check_inputs(rubric, inputs, errors)
+    return EntryRecord(MappingProxyType(values), MappingProxyType(deductions), marked)
+
+
+def check_entry_record(
+    rubric: Rubric,
+    *,
+    inputs: Mapping[str, Any] | None = None,
+    penalties: Mapping[str, Any] | None = None,
+    flags: Iterable[str] = (),
+) -> EntryRecord:
+    """Validate an entry's own figures (recorded once, by the timekeeper or chief judge) by the
+    same rules as a sheet's. Raises `SheetInvalid`."""
+    _spec(rubric)
+    errors: list[FieldError] = []
+    record = _record(rubric, penalties, flags, inputs, None, errors)
+    if errors:
+        raise SheetInvalid(errors)
+    return record
