@@ -7,3 +7,4 @@ from models.people import (DeclaredRelation, Judge, Panel, PanelMember, PanelRol
 from models.entries import Entry  # noqa: F401
 from models.accounts import JudgeToken, Role, User, hash_token  # noqa: F401
 from models.imports import ImportBatch  # noqa: F401
+from models.assignment import Assignment, AssignmentRun, DrawRecord, ReassignmentFlag  # noqa: F401

@@ -5,7 +5,7 @@ import enum
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text,
+from sqlalchemy import (Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -91,6 +91,8 @@ class Judge(db.Model):
     expertise: Mapped[Optional[str]] = mapped_column(String(200))  # comma-separated category codes / fields
     title: Mapped[Optional[str]] = mapped_column(String(64))        # 职称
     is_school_teacher: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the judge completed the 回避声明 (declaration of relations) on first login.
+    declared_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
 
     person: Mapped[Person] = relationship()
     unit: Mapped[Unit] = relationship()
