@@ -89,7 +89,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     from blueprints.admin import bp as admin_bp
     from blueprints.auth import bp as auth_bp
+    from blueprints.judge import bp as judge_bp
     app.register_blueprint(auth_bp)
+    app.register_blueprint(judge_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
 
     @app.get("/")

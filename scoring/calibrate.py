@@ -44,7 +44,8 @@ r̃ = Uᵀ r, the profiled REML criterion in γ is
 (n rows, p scored entries, SSE_fixed the residual sum of squares of the unshrunk fit),
 so each γ costs O(judges) and γ̂ is a grid search plus a bounded Brent refinement on log γ.
 Prediction-error variances come from the same decomposition (Henderson's mixed-model
-equations): Var(b̂ − b) = σ² (S + I/γ)⁻¹, Var(â_i − a_i) = σ² (1/n_i + w_iᵀ (S + I/γ)⁻¹ w_i / n_i²).
+equations): Var(b̂ − b) = σ² (S + I/γ)⁻¹ and
+Var(â_i − a_i) = σ² (1/n_i + w_iᵀ (S + I/γ)⁻¹ w_i / n_i²), w_i the indicator of entry i's judges.
 Above `DENSE_JUDGES` judges (10,000 entries × 2,000 reviewers) a dense eigendecomposition
 would dominate the run time, so the variance components come from Henderson's method III
 (unbiased moments: E[rᵀS⁺r] = tr(S)σ_b² + rank(S)σ², SSE_fixed/(n − p − rank S) = σ²), the
@@ -56,8 +57,11 @@ dividing row (i, j) by s_j gives the bias model with row weights s_j², fitted a
 (REML for σ_b² and σ²); given the qualities and biases, each judge's scale is the ridge
 regression of (y − μ) on (a_i − μ + b'_j) shrunk toward 1 with weight σ²/σ_s²; σ_s² is a
 moment estimate (the spread of the judges' unshrunk slopes about their mean minus their mean
-sampling variance, DerSimonian–Laird style); μ is re-centred on the mean quality. Iterated to
-a fixed point. Standard errors are conditional on the estimated scales.
+sampling variance, DerSimonian–Laird style), and the scales are normalised to mean 1 (the
+average judge has scale 1, as biases average 0); μ is the mean of all marks, the point judges
+stretch their marks around. Iterated to a fixed point. Standard errors are conditional on the
+estimated scales. Scales are slopes and need data: with fewer than 8 judges having 10 or more
+scores, or when the alternation does not settle, the bias model is used and the notes say so.
 
 Background: the NIPS calibration of Platt & Burges (regularised least squares) and its
 Bayesian reinterpretation by Ge, Welling & Ghahramani (quality and bias as latent Gaussians);
@@ -81,7 +85,7 @@ entries, as any random-effects estimator must.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import sparse
@@ -105,9 +109,9 @@ MODELS = ("bias", "bias_scale")
 DENSE_JUDGES = 1000          # above this many judges: method III + conjugate gradients
 _LOG_GAMMA = (math.log(1e-6), math.log(1e8))   # search range for γ = σ_b²/σ² (unitless);
                                                 # the lower end means "no judge variance"
-_SCALE_MIN_SCORES = 5        # a judge's slope counts toward σ_s² only with this many scores
-_SCALE_MIN_JUDGES = 4        # ... and σ_s² needs this many such judges
-_MIN_SCALE = 0.05            # a judge's scale is kept above this (a reversed scale is an error)
+_SCALE_MIN_SCORES = 10       # a judge's slope counts toward σ_s² only with this many scores,
+_SCALE_MIN_JUDGES = 8        # and σ_s² needs this many such judges (else: the bias model)
+_MIN_SCALE = 0.1             # a judge's scale is kept above this (a reversed scale is an error)
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,7 +125,8 @@ class Calibration:
                  average judge of its component; NaN for a judge with no scores.
     bias_se      its standard error.
     scale        each judge's scale (model bias_scale; 1 = uses the scale like the average
-                 judge), None for model bias.
+                 judge), None when the bias model was used (asked for, or the fallback when
+                 the design cannot support scales; the notes say so).
     connected    whether the judge–entry graph is one component.
     components   entry labels per component, largest first.
     judge_variance, residual_variance   σ_b² and σ² (points²) as estimated (or as fixed).
@@ -263,16 +268,27 @@ def fit(matrix: ScoreMatrix, model: str = "bias", *, judge_variance: float | Non
         why = "judge variance fixed at 0: judges are taken as unbiased, the raw mean ranks"
     if why is not None:
         notes.insert(0, why)
-        return _raw_fallback(matrix, comps, connected, notes, model, j_cnt)
+        return _raw_fallback(matrix, comps, connected, notes)
 
-    if model == "bias":
+    scaled = None
+    if model == "bias_scale":
+        n_j = np.bincount(j, minlength=j_used.size)
+        if int((n_j >= _SCALE_MIN_SCORES).sum()) < _SCALE_MIN_JUDGES:
+            notes.append(f"too few scores per judge to estimate scales (needs {_SCALE_MIN_JUDGES} "
+                         f"judges with {_SCALE_MIN_SCORES} or more scores each): the bias model was used")
+        else:
+            scaled = _fit_bias_scale(e, j, y, e_used.size, j_used.size, n_jcomp, judge_variance)
+            if scaled is None:
+                notes.append("the scale model does not settle on this design (judges' scales cannot "
+                             "be told apart): the bias model was used")
+        model = "bias_scale" if scaled is not None else "bias"
+    if scaled is None:
         core = _fit_bias(e, j, y, np.ones_like(y), e_used.size, j_used.size, n_jcomp, judge_variance)
         quality, qvar, bias, bvar = core.a, core.a_var, core.b, core.b_var
         scale = scale_se = None
         scale_variance = None
     else:
-        core, quality, qvar, bias, bvar, scale, scale_se, scale_variance, more = _fit_bias_scale(
-            e, j, y, e_used.size, j_used.size, n_jcomp, judge_variance)
+        core, quality, qvar, bias, bvar, scale, scale_se, scale_variance, more = scaled
         notes.extend(more)
     notes.extend(core.notes)
     if core.sigma_b2 == 0 and judge_variance is None:
@@ -323,7 +339,7 @@ def _not_meaningful(e_cnt, n_judges, n_entries, n_rows, n_jcomp) -> str | None:
     return None
 
 
-def _raw_fallback(matrix, comps, connected, notes, model, j_cnt) -> Calibration:
+def _raw_fallback(matrix, comps, connected, notes) -> Calibration:
     nq = matrix.n_judges
     return Calibration(
         entry_labels=matrix.entry_labels,
@@ -332,7 +348,7 @@ def _raw_fallback(matrix, comps, connected, notes, model, j_cnt) -> Calibration:
         quality_se=np.full(matrix.n_entries, math.nan),
         bias=np.full(nq, math.nan),
         bias_se=np.full(nq, math.nan),
-        scale=None if model == "bias" else np.where(j_cnt > 0, 1.0, math.nan),
+        scale=None,
         connected=connected,
         components=comps,
         judge_variance=math.nan,
@@ -372,12 +388,15 @@ def _fit_bias(e, j, y, w, ne, nq, n_jcomp, judge_variance, want_se: bool = True)
 
     if nq <= DENSE_JUDGES:
         tss = float(np.dot(w, y * y))
-        b, b_var, sigma2, sigma_b2, a_quad = _dense(S, r, yMy, tss, n, ne, df_fixed, judge_variance, B, want_se)
+        b, b_var, sigma2, sigma_b2, a_quad = _dense(
+            S, r, yMy, tss, n, ne, df_fixed, judge_variance, B, want_se)
     else:
         b, b_var, sigma2, sigma_b2, a_quad = _iterative(S, r, yMy, df_fixed, rank, judge_variance, B)
         notes.append(
             f"large panel ({nq} judges): variance components by Henderson's method III "
-            "(moments) rather than REML; standard errors approximate"
+            "(moments) rather than REML; standard errors approximate (they ignore correlations "
+            "between judges' estimates, so they understate the uncertainty of judges linked to "
+            "the rest only through a few others)"
         )
     a = ybar - (B @ b) / D
     a_var = 1.0 / D + a_quad / (D * D)
@@ -481,21 +500,14 @@ def _fit_bias_scale(e, j, y, ne, nq, n_jcomp, judge_variance, max_iter: int = 20
     """Alternate: (entries, biases | scales) by the weighted bias model, then scales."""
     notes: list[str] = []
     s = np.ones(nq)
-    mu = float(y.mean())
+    mu = float(y.mean())                     # the pivot judges stretch their marks around
     n_j = np.bincount(j, minlength=nq)
-    if int((n_j >= _SCALE_MIN_SCORES).sum()) < _SCALE_MIN_JUDGES:
-        core = _fit_bias(e, j, y, np.ones_like(y), ne, nq, n_jcomp, judge_variance)
-        notes.append(f"too few scores per judge to estimate scales (needs {_SCALE_MIN_JUDGES} judges "
-                     f"with {_SCALE_MIN_SCORES} or more scores): scales fixed at 1, as the bias model")
-        return core, core.a, core.a_var, core.b, core.b_var, s, np.zeros(nq), 0.0, notes
     sigma_s2 = 0.0
     prev = None
     for _ in range(max_iter):
         w = s[j] ** 2
         core = _fit_bias(e, j, (y - mu) / s[j], w, ne, nq, n_jcomp, judge_variance, want_se=False)
-        shift = float(core.a.mean())
-        mu += shift
-        a = core.a - shift
+        a = core.a
         x = a[e] + core.b[j]                 # perceived quality relative to μ
         target = y - mu
         sxx = np.bincount(j, weights=x * x, minlength=nq)
@@ -513,9 +525,10 @@ def _fit_bias_scale(e, j, y, ne, nq, n_jcomp, judge_variance, max_iter: int = 20
             s_new = (sxy + k) / (sxx + k)
         else:
             s_new = np.ones(nq)
-        s_new = np.maximum(s_new, _MIN_SCALE)
-        s_new /= s_new.mean()                # the average judge has scale 1 (as biases sum to 0)
+        s_new = np.maximum(s_new / s_new.mean(), _MIN_SCALE)   # the average judge has scale 1
         quality = mu + a
+        if not np.isfinite(quality).all() or np.abs(quality - mu).max() > 10 * (1.0 + np.ptp(y)):
+            return None                      # diverged: the caller falls back to the bias model
         if prev is not None and np.max(np.abs(quality - prev)) < 1e-7 * (1.0 + np.std(quality)) \
                 and np.max(np.abs(s_new - s)) < 1e-7:
             s = s_new
@@ -539,6 +552,6 @@ def _fit_bias_scale(e, j, y, ne, nq, n_jcomp, judge_variance, max_iter: int = 20
         notes.append("judges' scales do not differ detectably (scale variance estimated as 0): "
                      "the scale model reduces to the bias model")
     if (s <= _MIN_SCALE).any():
-        notes.append(f"{int((s <= _MIN_SCALE).sum())} judges' scores run against the others' "
-                     f"(estimated scale at the floor {_MIN_SCALE})")
+        notes.append(f"{int((s <= _MIN_SCALE).sum())} judges barely separate the entries or run "
+                     f"against the other judges (scale held at the floor {_MIN_SCALE})")
     return core, quality, core.a_var, bias, bvar, s, scale_se, sigma_s2, notes

@@ -1,0 +1,1 @@
+"""Organiser views for assignment, draws and panel exports. Filled in by the assignment work."""

@@ -1,0 +1,1 @@
+"""Judge views (token login, declaration). Filled in by the judge-access work."""
