@@ -40,6 +40,9 @@ PYTEST_ARGS ?=
 
 # Tests never touch a configured production database; each run says which DB it uses.
 # Playwright must use Debian's Chromium, never download a browser of its own.
+# One BLAS thread: small dense solves run up to 25x slower when OpenBLAS threads fight the
+# other workers for two cores (measured by bench/scoring_speed.py).
+export OPENBLAS_NUM_THREADS ?= 1
 TEST_ENV := env -u DATABASE_URL -u TEST_DATABASE_URL PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 PYTEST   := $(VPY) -m pytest
 

@@ -12,8 +12,9 @@ as mean ± sd over the seeds. Methods:
                 mean (the Chinese convention; a stand-in for the rubric rule in aggregate.py)
   cal:bias      scoring.calibrate.fit(model="bias"), the default calibrated model
   cal:scale     scoring.calibrate.fit(model="bias_scale")
-  oracle        not a method: the mean after removing each judge's true bias and scale (the
-                ceiling for any such correction at this noise level)
+  oracle        not a method: the mean after removing each judge's true bias and scale, what
+                a perfect estimate of the judges would give (the headroom; on a complete
+                panel dividing by a true small scale also amplifies noise, so it can trail)
 
 The target (issue 3, acceptance 8): on every incomplete design the calibrated model is at
 least as good as the best alternative (mean tau, and mean recall), and on the divisional
@@ -74,8 +75,8 @@ def trimmed_means(m: ScoreMatrix) -> np.ndarray:
 
 
 def _oracle(sim) -> np.ndarray:
-    """Not a method: the mean after removing each judge's *true* bias and scale, i.e. the best
-    any bias-and-scale correction could do with this noise. Shown for the headroom."""
+    """Not a method: the mean after removing each judge's *true* bias and scale, what a perfect
+    estimate of the judges would give. Shown for the headroom."""
     m = sim.matrix
     fixed = CENTRE + (m.values - CENTRE - sim.bias[m.judge_idx]) / sim.scale[m.judge_idx]
     return raw_means(ScoreMatrix(m.entry_labels, m.judge_labels, m.entry_idx, m.judge_idx, fixed))

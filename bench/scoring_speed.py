@@ -99,7 +99,8 @@ def main() -> None:
     rows.append(("ScoreMatrix.from_arrays", t_arrays, "not in totals"))
 
     t_fit, cal = best_of(args.repeat, lambda: calibrate.fit(built))
-    rows.append(("calibrate.fit (bias)", t_fit, cal.method + (" · " + cal.notes[0] if cal.notes else "")))
+    short = (" · " + cal.notes[0].split(";")[0]) if cal.notes else ""
+    rows.append(("calibrate.fit (bias)", t_fit, cal.method + short))
     t_scale, cal_s = best_of(1, lambda: calibrate.fit(built, "bias_scale"))
     rows.append(("calibrate.fit (bias_scale)", t_scale, "not in totals"))
     t_sort, _ = best_of(args.repeat, lambda: np.argsort(-cal.quality, kind="stable"))
