@@ -2,7 +2,7 @@
 from models.reference import Province, PROVINCES, ensure_provinces, province_lookup  # noqa: F401
 from models.programme import (Category, Division, HistoryConflict, Programme, ProgrammeKind,  # noqa: F401
                               Stage, StageCategory, StageKind)
-from models.people import (DeclaredRelation, Judge, Panel, PanelMember, PanelRole, Person,  # noqa: F401
+from models.people import (DeclaredRelation, Judge, JudgeStageDeclaration, Panel, PanelMember, PanelRole, Person,  # noqa: F401
                            RelationKind, Team, TeamMember, Unit)
 from models.entries import Entry  # noqa: F401
 from models.accounts import JudgeToken, Role, User, hash_token  # noqa: F401

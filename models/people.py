@@ -91,8 +91,6 @@ class Judge(db.Model):
     expertise: Mapped[Optional[str]] = mapped_column(String(200))  # comma-separated category codes / fields
     title: Mapped[Optional[str]] = mapped_column(String(64))        # 职称
     is_school_teacher: Mapped[bool] = mapped_column(Boolean, default=False)
-    # When the judge completed the 回避声明 (declaration of relations) on first login.
-    declared_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
 
     person: Mapped[Person] = relationship()
     unit: Mapped[Unit] = relationship()
@@ -166,3 +164,15 @@ class DeclaredRelation(db.Model):
     judge: Mapped[Judge] = relationship(back_populates="relations")
     entry: Mapped[Optional["Entry"]] = relationship()  # noqa: F821
     unit: Mapped[Optional[Unit]] = relationship()
+
+
+class JudgeStageDeclaration(db.Model):
+    """When a judge completed the 回避声明 for one stage. Per stage, because each round brings
+    new contestants: a judge who declared in the regional round is asked again in the final."""
+    __tablename__ = "judge_stage_declaration"
+    __table_args__ = (UniqueConstraint("judge_id", "stage_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    judge_id: Mapped[int] = mapped_column(ForeignKey("judge.id", ondelete="CASCADE"), index=True)
+    stage_id: Mapped[int] = mapped_column(ForeignKey("stage.id", ondelete="CASCADE"))
+    declared_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -28,7 +28,7 @@ from types import MappingProxyType
 from typing import Any, Union
 
 from scoring.rubric import Aggregation, Rubric
-from scoring.sheets import EXACT, EntryRecord, Sheet, check_entry_record, format_number
+from scoring.sheets import _NO_RECORD, EXACT, EntryRecord, Sheet, check_entry_record, fast_new, fast_replace, format_number
 
 __all__ = [
     "Aggregated",
@@ -175,6 +175,11 @@ def aggregate_marks(marks: Mapping[Any, Decimal | int], aggregation: Aggregation
     `calibrated` needs the whole stage (ranking.rank_stage), so one entry alone uses `fallback`.
     """
     ordered = [(v, j) for v, _, j in sorted((Decimal(v), _judge_key(j), j) for j, v in marks.items())]
+    return _aggregate_ordered(ordered, aggregation)
+
+
+def _aggregate_ordered(ordered: list[tuple[Decimal, Any]], aggregation: Aggregation) -> Aggregated:
+    """`aggregate_marks` of marks already in its order: (mark, judge) by mark, then judge key."""
     n = len(ordered)
     method, note = aggregation.method, ""
     if method == "calibrated":
@@ -195,9 +200,9 @@ def aggregate_marks(marks: Mapping[Any, Decimal | int], aggregation: Aggregation
         lo, hi = aggregation.drop_lowest, aggregation.drop_highest
         low, kept, high = ordered[:lo], ordered[lo : n - hi], ordered[n - hi :] if hi else []
     value = _combine(method, [v for v, _ in kept])
-    return Aggregated(
-        value, method, note, tuple(j for _, j in kept),
-        tuple(j for _, j in reversed(high)), tuple(j for _, j in low),
+    return fast_new(  # once or more per entry: Aggregated(...) without its per-field __setattr__
+        Aggregated, value=value, method=method, note=note, kept=tuple([j for _, j in kept]),
+        dropped_high=tuple([j for _, j in reversed(high)]), dropped_low=tuple([j for _, j in low]),
     )
 
 
@@ -601,6 +606,25 @@ def entry_result(
     timekeeper or chief judge and validated by the sheet rules (`SheetInvalid`). The order of
     the judges never matters.
     """
+    plan = _plan(rubric)
+    if plan is not None:
+        result = _quick_result(plan, rubric, sheets, entry, inputs, penalties, flags)
+        if result is not None:
+            return result
+    return _full_result(rubric, sheets, entry=entry, inputs=inputs, penalties=penalties, flags=flags)
+
+
+def _full_result(
+    rubric: Rubric,
+    sheets: Mapping[Any, Sheet],
+    *,
+    entry: Any = "",
+    inputs: Mapping[str, Any] | None = None,
+    penalties: Mapping[str, Any] | None = None,
+    flags: Iterable[str] = (),
+) -> EntryResult:
+    """`entry_result` by every rule of the rubric, one step after another: the reference the
+    quick path (`_quick_result`) must agree with, and the path for everything it leaves out."""
     agg = _aggregation(rubric)
     record = check_entry_record(rubric, inputs=inputs, penalties=penalties, flags=flags)
     judges = _judges(rubric, sheets)
@@ -662,6 +686,151 @@ def entry_result(
     )
 
 
+# --------------------------------------------------------------------------- the quick path
+#
+# A national review ranks 10,000 entries; `_full_result` walks every rule of the rubric for each
+# (≈100 µs). Most entries need few of them: `_quick_result` takes the same steps for entries
+# whose judges' totals are aggregated as they are (no computed criterion, veto, deduction from
+# each judge's mark, or flag), with the rubric's facts read once (`_plan`). Anything else
+# returns None and takes the full path; tests/scoring/test_fast_paths.py holds them equal.
+
+
+@dataclass(frozen=True)
+class _Plan:
+    agg: Aggregation
+    criteria: tuple[str, ...]   # criterion ids, all judged
+    single: bool                # one criterion of weight 1: its result is the totals' aggregation
+    each_judge: frozenset[str]  # deductions taken off every judge's mark (those entries take the full path)
+
+
+_PLANS: dict[int, tuple[Rubric, _Plan | None]] = {}
+
+
+def _plan(rubric: Rubric) -> _Plan | None:
+    """The rubric's facts for `_quick_result`, once per rubric object; None when no entry of
+    this rubric can take the quick path (criteria aggregated one by one, a computed criterion
+    or a veto; a rubric that has no sheets, which the full path reports)."""
+    hit = _PLANS.get(id(rubric))
+    if hit is not None and hit[0] is rubric:
+        return hit[1]
+    agg = rubric.aggregation
+    plan = None
+    if (agg is not None and agg.over == "totals" and rubric.kind in ("panel", "award") and rubric.criteria
+            and all(c.judged and c.veto is None for c in rubric.criteria)):
+        plan = _Plan(
+            agg=agg,
+            criteria=tuple(c.id for c in rubric.criteria),
+            single=len(rubric.criteria) == 1 and rubric.criteria[0].effective_weight == 1,
+            each_judge=frozenset(d.id for d in rubric.deductions if d.applies_to == "each_judge"),
+        )
+    if len(_PLANS) > 256:
+        _PLANS.clear()
+    _PLANS[id(rubric)] = (rubric, plan)
+    return plan
+
+
+def _ordered(values: list[Any], keys: list[tuple], judges: list[Any]) -> list[tuple[Decimal, Any]]:
+    """`aggregate_marks`'s order for marks given in the judges' order, their keys computed once."""
+    return [(v, j) for v, _, j in sorted(zip(map(Decimal, values), keys, judges))]
+
+
+_NO_FLAGS: Mapping[str, tuple[Any, ...]] = MappingProxyType({})
+
+
+def _quick_result(plan: _Plan, rubric: Rubric, sheets: Mapping[Any, Sheet], entry: Any,
+                  inputs: Any, penalties: Any, flags: Any) -> EntryResult | None:
+    """`_full_result` for an entry the quick path covers (see above), else None."""
+    if inputs is None and penalties is None and not flags:
+        record = _NO_RECORD  # what check_entry_record returns for no record (the rubric is a panel's)
+    else:
+        record = check_entry_record(rubric, inputs=inputs, penalties=penalties, flags=flags)
+        if record.flags or not plan.each_judge.isdisjoint(record.deductions):
+            return None
+    rubric_id, version = rubric.id, rubric.version
+    key_of: dict[Any, tuple] = {}
+    for judge, sheet in sheets.items():
+        if not isinstance(sheet, Sheet) or sheet.rubric_id != rubric_id or sheet.rubric_version != version or sheet.flags:
+            return None  # the full path raises, or decides the flags
+        key_of[judge] = _judge_key(judge)
+    judges = sorted(key_of, key=key_of.__getitem__)  # as _judges: sorted by _judge_key
+    picked = [sheets[j] for j in judges]
+    keys = [key_of[j] for j in judges]
+    totals = [s.total for s in picked]
+    agg = plan.agg
+    n = len(judges)
+    complete = n >= agg.min_panel
+    notes: list[str] = []
+    incomplete: list[str] = [] if complete else [f"有效评分 {n} 份，少于评分表要求的 {agg.min_panel} 份"]
+
+    # _aggregate: per-criterion results (each aggregated on its own unless `single`), the panel
+    itemised = all(s.itemised for s in picked)
+    criteria: dict[str, CriterionResult] = {}
+    if not plan.single:
+        for cid in plan.criteria:
+            if not itemised or not judges:
+                criteria[cid] = CriterionResult(cid, None, "none")
+                continue
+            a = _aggregate_ordered(_ordered([s.scores[cid] for s in picked], keys, judges), agg)
+            criteria[cid] = CriterionResult(cid, None if a.value is None else to_decimal(a.value), a.method,
+                                            a.kept, a.dropped_high, a.dropped_low)
+    main = _aggregate_ordered(_ordered(totals, keys, judges), agg)
+    panel_exact = None if main.value is None else _add(main.value, Decimal(0))
+    kept, high, low = set(main.kept), set(main.dropped_high), set(main.dropped_low)
+    marks = tuple(
+        fast_new(JudgeMark, judge=j, raw=s.total, counted=s.total, kept=j in kept,
+                 dropped="high" if j in high else "low" if j in low else None, flags=s.flags)
+        for j, s in zip(judges, picked)
+    )
+    if plan.single:
+        cid = plan.criteria[0]
+        if not itemised or not judges:
+            criteria[cid] = CriterionResult(cid, None, "none")
+        else:
+            criteria[cid] = CriterionResult(cid, None if main.value is None else to_decimal(main.value), main.method,
+                                            main.kept, main.dropped_high, main.dropped_low)
+    if main.note:
+        notes.append(main.note)
+
+    multiplier, no_multiplier = _multiplier(rubric, record, incomplete)
+    applied = _overtime(rubric, record, notes) + _final_deductions(rubric, record)
+    final_deduction = sum((p.total for p in applied if p.applies_to != "each_judge"), Decimal(0))
+    status = "incomplete" if incomplete else "ok"
+    panel_exact = panel_exact if complete else None
+    panel, final = _finish(rubric, panel_exact, multiplier, final_deduction,
+                           with_final=status != "incomplete" and not no_multiplier)
+    raw_sum = raw_mean = raw_median = None
+    if totals:  # as _raw_stats
+        raw_sum = _sum(totals)
+        raw_mean = to_decimal(_divide(raw_sum, n))
+        raw_median = to_decimal(_combine("median", totals))
+    return fast_new(
+        EntryResult,
+        entry=entry,
+        rubric_id=rubric_id,
+        rubric_version=version,
+        status=status,
+        reasons=tuple(incomplete),
+        notes=tuple(notes),
+        method=main.method,
+        method_note=main.note,
+        n_judges=n,
+        judges=marks,
+        criteria=MappingProxyType(criteria),
+        panel_score_exact=None if panel_exact is None else to_decimal(panel_exact),
+        panel_score=panel,
+        multiplier=multiplier,
+        penalties=tuple(applied),
+        penalty_points=sum((p.total for p in applied), Decimal(0)),
+        final_deduction=final_deduction,
+        final_score=final,
+        raw_sum=raw_sum,
+        raw_mean=raw_mean,
+        raw_median=raw_median,
+        flags=(),
+        flag_marks=_NO_FLAGS,
+    )
+
+
 def restate(rubric: Rubric, result: EntryResult, panel: Num | float | None, *,
             method: str, note: str = "") -> EntryResult:
     """The same entry with its panel score replaced by a stage-level estimate (the calibrated
@@ -670,9 +839,9 @@ def restate(rubric: Rubric, result: EntryResult, panel: Num | float | None, *,
     incomplete, vetoed or disqualified."""
     notes = tuple(n for n in result.notes if n != result.method_note) + ((note,) if note else ())
     if panel is None or result.panel_score is None:
-        return replace(result, method=method, method_note=note, notes=notes)
+        return fast_replace(result, method=method, method_note=note, notes=notes)
     exact = _exact(panel)
     panel_shown, final = _finish(rubric, exact, result.multiplier, result.final_deduction,
                                  with_final=result.status != "incomplete")
-    return replace(result, method=method, method_note=note, notes=notes, panel_score_exact=to_decimal(exact),
-                   panel_score=panel_shown, final_score=final)
+    return fast_replace(result, method=method, method_note=note, notes=notes, panel_score_exact=to_decimal(exact),
+                        panel_score=panel_shown, final_score=final)

@@ -28,7 +28,7 @@ from typing import Any
 
 from scoring.aggregate import EntryResult, entry_result, restate, round_to
 from scoring.rubric import Aggregation, AwardTier, Rubric
-from scoring.sheets import Sheet, format_number
+from scoring.sheets import Sheet, fast_new, fast_replace, format_number
 
 __all__ = [
     "AwardList",
@@ -111,12 +111,12 @@ def _tie_value(result: EntryResult, rule: str, criterion: str | None) -> Decimal
     return c.score if c is not None else None
 
 
-def _sort_key(result: EntryResult, rubric: Rubric) -> tuple[Decimal, ...]:
-    """Ascending key, best first: negated final score, then each negated tie-break; a missing
-    tie-break value sorts last."""
+def _sort_key(result: EntryResult, rules: Sequence[tuple[str, str | None]]) -> tuple[Decimal, ...]:
+    """Ascending key, best first: negated final score, then each negated tie-break (`rules`:
+    the rubric's (rule, criterion) pairs); a missing tie-break value sorts last."""
     key = [-result.final_score]  # type: ignore[operator]
-    for t in rubric.tie_breaks:
-        value = _tie_value(result, t.rule, t.criterion)
+    for rule, criterion in rules:
+        value = _tie_value(result, rule, criterion)
         key.append(_LAST if value is None else -value)
     return tuple(key)
 
@@ -129,23 +129,33 @@ def rank(results: Sequence[EntryResult], rubric: Rubric) -> list[Ranked]:
         if (r.rubric_id, r.rubric_version) != (rubric.id, rubric.version):
             raise ValueError(f"entry {r.entry!r} was scored on {r.rubric_id} v{r.rubric_version}, not {rubric.id} v{rubric.version}")
     names = _tie_names(rubric)
+    rules = [(t.rule, t.criterion) for t in rubric.tie_breaks]
     ok = [r for r in results if r.ranked and r.final_score is not None]
-    keyed = sorted(((_sort_key(r, rubric), r) for r in ok), key=lambda kr: (kr[0], _entry_key(kr[1].entry)))
+    keys = [(_sort_key(r, rules), _entry_key(r.entry)) for r in ok]  # each key built once
+    order = sorted(range(len(ok)), key=keys.__getitem__)  # stable, as sorting (key, result) pairs by key
     out: list[Ranked] = []
     previous: tuple | None = None
-    for position, (key, r) in enumerate(keyed, start=1):
+    for position, i in enumerate(order, start=1):
+        key, r = keys[i][0], ok[i]
         if previous is not None and key == previous:
-            out.append(Ranked(r, out[-1].rank, position, tied=True))
+            out.append(_ranked(r, out[-1].rank, position, True, None))
             if not out[-2].tied:
-                out[-2] = replace(out[-2], tied=True)
+                out[-2] = fast_replace(out[-2], tied=True)
         else:
             decided = None if previous is None else names[next(i for i, (a, b) in enumerate(zip(key, previous)) if a != b)]
-            out.append(Ranked(r, position, position, decided_by=decided))
+            out.append(_ranked(r, position, position, False, decided))
         previous = key
     rest = [r for r in results if not (r.ranked and r.final_score is not None)]
     rest.sort(key=lambda r: (_UNRANKED_ORDER.get(r.status, 9), _entry_key(r.entry)))
-    out += [Ranked(r, None, len(out) + i) for i, r in enumerate(rest, start=1)]
+    out += [_ranked(r, None, len(out) + i, False, None) for i, r in enumerate(rest, start=1)]
     return out
+
+
+def _ranked(result: EntryResult, rank_: int | None, position: int, tied: bool, decided_by: str | None) -> Ranked:
+    """Ranked(result, rank_, position, tied, decided_by): one per entry, so without the
+    dataclass __init__'s per-field __setattr__ (sheets.fast_new)."""
+    return fast_new(Ranked, result=result, rank=rank_, position=position, tied=tied, decided_by=decided_by,
+                    award=None, award_name=None, award_note="", honours=())
 
 
 # --------------------------------------------------------------------------- cut-offs
@@ -494,8 +504,29 @@ def _entry_rubric(rubric: Rubric, method: str) -> tuple[Rubric, str | None]:
 
 
 def _matrix(results: Sequence[EntryResult]) -> Any:
+    """The judges' counted marks as a ScoreMatrix: `ScoreMatrix.from_triples` of (entry, judge,
+    mark) as text labels and floats, built here from index arrays when no two entries (or two
+    judges of one entry) share a label, as from_triples would then build it."""
     from scoring.table import ScoreMatrix
 
+    entries: dict[str, int] = {}
+    judges: dict[str, int] = {}
+    e_idx: list[int] = []
+    j_idx: list[int] = []
+    values: list[float] = []
+    for r in results:
+        e = len(entries)
+        if entries.setdefault(str(r.entry), e) != e:
+            break  # two entries share a label: from_triples pools them
+        first = len(j_idx)
+        for m in r.judges:
+            j_idx.append(judges.setdefault(str(m.judge), len(judges)))
+            values.append(float(m.counted))
+        if len(set(j_idx[first:])) != len(j_idx) - first:
+            break  # two judges of one entry share a label: from_triples refuses the pair
+        e_idx += [e] * (len(j_idx) - first)
+    else:
+        return ScoreMatrix.from_arrays(e_idx, j_idx, values, tuple(entries), tuple(judges))
     return ScoreMatrix.from_triples(
         (str(r.entry), str(m.judge), float(m.counted)) for r in results for m in r.judges
     )
@@ -505,8 +536,10 @@ def _computed_extra(rubric: Rubric, result: EntryResult) -> Decimal:
     """Σ weight × score of computed criteria: entry figures the model does not see."""
     extra = Decimal(0)
     for cid, c in result.criteria.items():
+        if not c.computed:
+            continue
         criterion = rubric.find_criterion(cid)
-        if c.computed and c.score is not None and criterion is not None:
+        if c.score is not None and criterion is not None:
             extra += criterion.effective_weight * c.score
     return extra
 
@@ -559,10 +592,11 @@ def _stage_model(rubric: Rubric, results: list[EntryResult], model_name: str,
         reason = f"{model_name} 无法拟合（{exc}），改用 {fallback}"
         return _fell_back(results, reason), fallback, reason, calibration, matrix
     index = {label: i for i, label in enumerate(matrix.entry_labels)}
+    estimates = values.tolist() if hasattr(values, "tolist") else list(values)  # numpy scalars are slow to index
     out = []
     for r in results:
         i = index.get(str(r.entry))
-        value = None if i is None else float(values[i])
+        value = None if i is None else float(estimates[i])
         if value is None or not math.isfinite(value):
             out.append(r)
             continue
@@ -572,7 +606,7 @@ def _stage_model(rubric: Rubric, results: list[EntryResult], model_name: str,
 
 
 def _fell_back(results: list[EntryResult], reason: str) -> list[EntryResult]:
-    return [replace(r, method_note=reason) for r in results]
+    return [fast_replace(r, method_note=reason) for r in results]
 
 
 def rank_stage(

@@ -16,15 +16,18 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow
 from fractions import Fraction
 from math import gcd
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scoring.rubric import Criterion, Rubric
+
+if TYPE_CHECKING:
+    import numpy as np  # validate_totals only; imported when used, sheets stay light for the web app
 
 __all__ = [
     "EntryRecord",
@@ -36,6 +39,7 @@ __all__ = [
     "parse_number",
     "validate_sheet",
     "validate_total",
+    "validate_totals",
 ]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -92,6 +96,25 @@ class Sheet:
     comment: str = ""
 
 
+def fast_new(cls: type, **fields: Any) -> Any:
+    """`cls(**fields)` for a frozen dataclass, every field given by name, without the generated
+    __init__'s object.__setattr__ per field (4× slower; sheets and results come by the 10,000).
+    Only for the plain frozen dataclasses of the scoring engine (no __post_init__, no slots);
+    tests/scoring/test_fast_paths.py checks the results equal the constructor's."""
+    obj = object.__new__(cls)
+    obj.__dict__.update(fields)
+    return obj
+
+
+def fast_replace(obj: Any, **changes: Any) -> Any:
+    """`dataclasses.replace(obj, **changes)` as `fast_new` builds: the fields copied, some changed."""
+    new = object.__new__(type(obj))
+    fields = new.__dict__
+    fields.update(obj.__dict__)
+    fields.update(changes)
+    return new
+
+
 @dataclass(frozen=True)
 class EntryRecord:
     """Validated entry-level figures: inputs (difficulty, duration_seconds, computed-criterion
@@ -112,6 +135,15 @@ def parse_number(value: Any) -> Decimal | str:
     CSV files carry text; booleans, NaN and infinities are refused because they are never marks.
     Floats go through their shortest repr so 8.1 is 8.1, not its binary neighbour.
     """
+    if isinstance(value, str):  # first: forms and CSV files carry text
+        text = unicodedata.normalize("NFKC", value).strip()
+        if not text:
+            return "missing"
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            return "not_a_number"
+        return number if number.is_finite() else "not_a_number"
     if value is None:
         return "missing"
     if isinstance(value, bool):
@@ -122,15 +154,6 @@ def parse_number(value: Any) -> Decimal | str:
         return Decimal(repr(value)) if math.isfinite(value) else "not_a_number"
     if isinstance(value, Decimal):
         return value if value.is_finite() else "not_a_number"
-    if isinstance(value, str):
-        text = unicodedata.normalize("NFKC", value).strip()
-        if not text:
-            return "missing"
-        try:
-            number = Decimal(text)
-        except InvalidOperation:
-            return "not_a_number"
-        return number if number.is_finite() else "not_a_number"
     return "not_a_number"
 
 
@@ -160,6 +183,9 @@ class _Spec:
     min_total: Decimal
     max_total: Decimal
     total_grain: Fraction  # every reachable total is min_total + k × grain
+    # For the quick checks of a bare sheet (no pydantic attribute access per mark):
+    marks: tuple[tuple[str, Decimal, Decimal, Decimal, Decimal], ...]  # (id, min, max, step, weight)
+    grain: Decimal | None  # total_grain as an exact Decimal (None when it has no short expansion)
 
 
 _SPECS: dict[int, tuple[Rubric, _Spec]] = {}
@@ -175,13 +201,20 @@ def _spec(rubric: Rubric) -> _Spec:
         raise ValueError(f"rubric {rubric.id!r} is a {rubric.kind}: it has no score sheet")
     judged = rubric.judged_criteria
     steps = [Fraction(c.effective_weight * c.step) for c in judged]
+    grain = _fraction_gcd(steps) if steps else Fraction(1)
+    try:
+        grain_decimal: Decimal | None = EXACT.divide(Decimal(grain.numerator), Decimal(grain.denominator))
+    except ArithmeticError:
+        grain_decimal = None
     spec = _Spec(
         judged=judged,
         judged_ids=frozenset(c.id for c in judged),
         computed_ids=frozenset(c.id for c in rubric.criteria if not c.judged),
         min_total=sum((c.effective_weight * c.min for c in judged), Decimal(0)),
         max_total=sum((c.effective_weight * c.max for c in judged), Decimal(0)),
-        total_grain=_fraction_gcd(steps) if steps else Fraction(1),
+        total_grain=grain,
+        marks=tuple((c.id, c.min, c.max, c.step, c.effective_weight) for c in judged),
+        grain=grain_decimal,
     )
     if len(_SPECS) > 256:
         _SPECS.clear()
@@ -366,6 +399,10 @@ def validate_sheet(
     `duration_seconds`. Raises `SheetInvalid` listing every problem.
     """
     spec = _spec(rubric)
+    if penalties is None and inputs is None and not flags:  # a bare sheet, as nearly all are
+        marks = _quick_marks(spec, scores)
+        if marks is not None:
+            return _bare_sheet(rubric, spec, marks, comment)
     errors: list[FieldError] = []
     marks = _check_scores(rubric, spec, scores, errors)
     record = _record(rubric, penalties, flags, inputs, comment, errors)
@@ -396,8 +433,19 @@ def validate_total(
     judged criterion this is exactly `validate_sheet` of that criterion.
     """
     spec = _spec(rubric)
-    if len(spec.judged) == 1:
-        return validate_sheet(rubric, {spec.judged[0].id: total}, penalties=penalties,
+    single = len(spec.marks) == 1
+    if penalties is None and inputs is None and not flags:  # a bare total, as nearly all are
+        value = _quick_value(spec, total)
+        if value is not None and single:  # what validate_sheet gives for {criterion: total}
+            cid, _, _, _, weight = spec.marks[0]
+            return fast_new(Sheet, rubric_id=rubric.id, rubric_version=rubric.version,
+                            scores=MappingProxyType({cid: value}), total=EXACT.add(Decimal(0), EXACT.multiply(weight, value)),
+                            itemised=True, deductions=_EMPTY, flags=frozenset(), inputs=_EMPTY, comment=comment or "")
+        if value is not None:
+            return fast_new(Sheet, rubric_id=rubric.id, rubric_version=rubric.version, scores=_EMPTY, total=value,
+                            itemised=False, deductions=_EMPTY, flags=frozenset(), inputs=_EMPTY, comment=comment or "")
+    if single:
+        return validate_sheet(rubric, {spec.marks[0][0]: total}, penalties=penalties,
                               flags=flags, inputs=inputs, comment=comment)
     errors: list[FieldError] = []
     value = _check_total(spec, total, errors)
@@ -409,6 +457,125 @@ def validate_total(
         rubric.id, rubric.version, _EMPTY, value, False,
         record.deductions, record.flags, record.inputs, comment or "",
     )
+
+
+def validate_totals(rubric: Rubric, values: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, dict[int, list[FieldError]]]:
+    """Check a whole column of judges' totals at once, before any sheet is built (an import of
+    50,000 keyed-in totals, a preview): `ok[i]` is whether `validate_total(rubric, values[i])`
+    accepts the value, and `errors[i]` lists the errors it reports when it does not.
+
+    A numpy array is read as Python numbers (`tolist()`). Floats are checked on scaled integers,
+    vectorised: with the rubric's grid on d decimal places, v is on it exactly when
+    k = round(v × 10^d) gives v back as k / 10^d (then its shortest repr, the Decimal that
+    `validate_total` checks, is k × 10^-d) and k is in range and on the step. Text is checked
+    once per distinct string. Every value the quick checks do not accept goes through
+    `validate_total` itself, which decides and words the errors.
+    """
+    import numpy as np
+
+    spec = _spec(rubric)
+    array = values if isinstance(values, np.ndarray) else None
+    items = values.tolist() if array is not None else list(values)
+    ok = np.zeros(len(items), dtype=bool)
+    if array is not None and array.ndim == 1 and array.dtype.kind == "f":
+        ok = _grid_mask(spec, array)
+    else:
+        seen: dict[Any, bool] = {}
+        for i, raw in enumerate(items):
+            if type(raw) is str or type(raw) is int:  # exact types only: True == 1 must not share a verdict
+                hit = seen.get(raw)
+                if hit is None:
+                    hit = seen[raw] = _quick_value(spec, raw) is not None
+                ok[i] = hit
+            else:
+                ok[i] = _quick_value(spec, raw) is not None
+    errors: dict[int, list[FieldError]] = {}
+    for i in np.flatnonzero(~ok).tolist():
+        try:
+            validate_total(rubric, items[i])
+        except SheetInvalid as exc:
+            errors[i] = exc.errors
+        else:
+            ok[i] = True
+    return ok, errors
+
+
+def _quick_marks(spec: _Spec, scores: Any) -> dict[str, Decimal] | None:
+    """The exact marks of a sheet that is plainly valid (a dict with every judged criterion and
+    nothing else, each mark in range and on its step), else None: then `_check_scores` finds
+    and words the problems. The same checks as `_check_mark`, without building messages."""
+    if type(scores) is not dict or len(scores) != len(spec.marks):
+        return None
+    marks: dict[str, Decimal] = {}
+    for cid, lo, hi, step, _ in spec.marks:
+        value = parse_number(scores.get(cid))
+        if isinstance(value, str) or not lo <= value <= hi or not _on_step(value, step, lo):
+            return None
+        marks[cid] = value
+    return marks
+
+
+def _bare_sheet(rubric: Rubric, spec: _Spec, marks: dict[str, Decimal], comment: str | None) -> Sheet:
+    """The sheet `validate_sheet` returns for valid marks and no penalties, flags or inputs."""
+    total = Decimal(0)
+    for cid, _, _, _, weight in spec.marks:
+        total = EXACT.add(total, EXACT.multiply(weight, marks[cid]))
+    return fast_new(Sheet, rubric_id=rubric.id, rubric_version=rubric.version, scores=MappingProxyType(marks),
+                    total=total, itemised=True, deductions=_EMPTY, flags=frozenset(), inputs=_EMPTY,
+                    comment=comment or "")
+
+
+def _quick_total(spec: _Spec, raw: Any) -> Decimal | None:
+    """A plainly valid total of a multi-criterion sheet, else None (`_check_total` words the
+    problem). The on-grain test is `_check_total`'s, as an exact Decimal remainder instead of
+    a Fraction division."""
+    value = parse_number(raw)
+    if isinstance(value, str) or not spec.min_total <= value <= spec.max_total or spec.grain is None:
+        return None
+    try:
+        on_grain = EXACT.remainder(value - spec.min_total, spec.grain).is_zero()
+    except ArithmeticError:
+        return None
+    return value if on_grain else None
+
+
+def _quick_value(spec: _Spec, raw: Any) -> Decimal | None:
+    """What `validate_total` checks, without building a sheet: the one criterion's mark, or the
+    total of a multi-criterion sheet. None when not plainly valid."""
+    if len(spec.marks) == 1:
+        _, lo, hi, step, _ = spec.marks[0]
+        value = parse_number(raw)
+        if isinstance(value, str) or not lo <= value <= hi or not _on_step(value, step, lo):
+            return None
+        return value
+    return _quick_total(spec, raw)
+
+
+_MAX_SCALED = 2**50  # |k| below this: k is exact in a double and doubles near k/10^d are closer than 10^-d
+
+
+def _grid_mask(spec: _Spec, values: np.ndarray) -> np.ndarray:
+    """Which floats are plainly valid totals, vectorised (see `validate_totals`); all False when
+    the rubric's grid does not fit exact scaled integers (then every value is checked one by one)."""
+    import numpy as np
+
+    if len(spec.marks) == 1:
+        _, lo, hi, step, _ = spec.marks[0]
+    elif spec.grain is not None:
+        lo, hi, step = spec.min_total, spec.max_total, spec.grain
+    else:
+        return np.zeros(values.shape, dtype=bool)
+    places = max(0, *(-int(x.as_tuple().exponent) for x in (lo, hi, step)))
+    scaled = [x.scaleb(places, EXACT) for x in (lo, hi, step)]
+    if places > 15 or any(abs(x) >= _MAX_SCALED for x in scaled):
+        return np.zeros(values.shape, dtype=bool)
+    lo_k, hi_k, step_k = (int(x) for x in scaled)
+    scale = float(10**places)
+    with np.errstate(invalid="ignore", over="ignore"):
+        k = np.rint(values * scale)
+        ok = np.isfinite(values) & (np.abs(k) < _MAX_SCALED) & (k / scale == values)
+    whole = np.where(ok, k, 0).astype(np.int64)
+    return ok & (whole >= lo_k) & (whole <= hi_k) & ((whole - lo_k) % step_k == 0)
 
 
 def _check_total(spec: _Spec, raw: Any, errors: list[FieldError]) -> Decimal | None:

@@ -35,7 +35,7 @@ the anonymous code and the title; other stages show the contestant and the unit.
 
 Declaring (`declare`)
 ---------------------
-One call stores the judge's relations (source ``judge``), sets `Judge.declared_at` the first
+One call stores the judge's relations (source ``judge``), records the stage's `JudgeStageDeclaration` the first
 time, and acts at once, in the same transaction (the caller commits):
 
 * every `Assignment` of the judge that now has a hard conflict is deleted and the entry is
@@ -65,7 +65,7 @@ from typing import NamedTuple
 from sqlalchemy import and_, or_, select, true
 from sqlalchemy.orm import selectinload
 
-from models import (Assignment, DeclaredRelation, Entry, Judge, Panel, PanelMember,
+from models import (Assignment, DeclaredRelation, Entry, Judge, JudgeStageDeclaration, Panel, PanelMember,
                     Person, ReassignmentFlag, RelationKind, Stage, Team, TeamMember, Unit)
 from models.base import utcnow
 from scoring.conflicts import ConflictIndex
@@ -171,7 +171,8 @@ def can_score(session, judge_id: int, entry_id: int, stage: Stage, *,
     ok, why = _in_scope(session, judge_id, entry, stage)
     if not ok:
         return ScoreCheck(False, why)
-    index = index or stage_conflict_index(session, stage)
+    if index is None:
+        index = stage_conflict_index(session, stage)
     conflict = index.conflict(judge_id, entry_id)
     if conflict is not None and conflict.hard:
         return ScoreCheck(False, f"回避：{conflict.message}")
@@ -303,18 +304,26 @@ def _flag_reason(entry: Entry, judge: Judge, message: str, removed: bool) -> str
             f"（评委：{judge.person.name}，{judge.external_id}）{how}")
 
 
+def declared_at(session, judge_id: int, stage_id: int) -> datetime | None:
+    """When the judge completed the 回避声明 for this stage (None: not yet)."""
+    return session.scalar(select(JudgeStageDeclaration.declared_at)
+                          .filter_by(judge_id=judge_id, stage_id=stage_id))
+
+
 def declare(session, judge: Judge, stage: Stage, relations: Iterable[RelationInput], *,
-            now: datetime | None = None) -> DeclarationOutcome:
+            now: datetime | None = None, index: ConflictIndex | None = None) -> DeclarationOutcome:
     """Store the judge's declaration and act on it at once (module doc). An empty `relations`
     is the judge's confirmation that no relation needs declaring (无需回避). Raises ValueError
     on invalid input (unknown kind, an entry of another programme, an over-long note); flushes,
-    never commits."""
+    never commits. `index`, when given, is `stage`'s conflict index as it stood before this
+    declaration (the page that collected it has one) and saves building it again."""
     if judge.programme_id != stage.programme_id:
         raise ValueError("the judge does not belong to this stage's programme")
     relations = _validate(session, judge, list(relations))
-    outcome = DeclarationOutcome(first_declaration=judge.declared_at is None)
-    if judge.declared_at is None:
-        judge.declared_at = now or utcnow()
+    first = declared_at(session, judge.id, stage.id) is None
+    outcome = DeclarationOutcome(first_declaration=first)
+    if first:
+        session.add(JudgeStageDeclaration(judge_id=judge.id, stage_id=stage.id, declared_at=now or utcnow()))
     if not relations:
         session.flush()
         return outcome
@@ -327,8 +336,9 @@ def declare(session, judge: Judge, stage: Stage, relations: Iterable[RelationInp
         review = stage_uses_assignments(session, st)
         before: set[int] = set()
         if not review:
-            index = stage_conflict_index(session, st)
-            before = {e.id for e in judge_entries(session, judge.id, st) if index.is_hard(judge.id, e.id)}
+            earlier = index if (index is not None and st.id == stage.id) else stage_conflict_index(session, st)
+            before = {e.id for e in judge_entries(session, judge.id, st)
+                      if e.id in earlier.entries and earlier.is_hard(judge.id, e.id)}
         plan.append((st, review, before))
 
     existing = {(r.entry_id, r.unit_id, r.kind) for r in judge.relations if r.source == "judge"}
@@ -344,7 +354,7 @@ def declare(session, judge: Judge, stage: Stage, relations: Iterable[RelationInp
     session.expire(judge, ["relations"])
 
     for st, review, before in plan:
-        index = stage_conflict_index(session, st)
+        index = stage_conflict_index(session, st)     # now with the new relations
         open_flags = set(session.scalars(
             select(ReassignmentFlag.entry_id).where(ReassignmentFlag.stage_id == st.id,
                                                     ReassignmentFlag.judge_id == judge.id,

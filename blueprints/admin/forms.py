@@ -5,7 +5,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from models import HistoryConflict, PanelRole, StageKind
 
@@ -89,3 +89,52 @@ class ImportForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """A bare form for POST buttons (delete, remove): CSRF only."""
+
+
+# --- assignment, placement, draws (blueprints/admin/assignment.py) --------------------------
+
+_SEED = [Optional(), Regexp(r"^\d{1,18}$", message=_l("随机种子应为不超过 18 位的非负整数"))]
+GROUPING_LABELS = {"division_category": _l("每个分赛区的每个赛项一组"), "division": _l("每个分赛区一组"),
+                   "category": _l("每个赛项一组"), "stage": _l("全轮次一组")}
+
+
+class PanelRunForm(FlaskForm):
+    seed = StringField(_l("随机种子（留空则随机，结果会记录）"), validators=_SEED)
+    grouping = SelectField(_l("分组方式"), choices=list(GROUPING_LABELS.items()))
+    size = IntegerField(_l("每组人数"), default=7, validators=[
+        InputRequired(message=_l("请填写每组人数")), NumberRange(min=1, max=25, message=_l("每组人数应在 1 到 25 之间"))])
+    teacher_seats = IntegerField(_l("中小学教师席位"), default=1, validators=[
+        InputRequired(message=_l("请填写教师席位数")), NumberRange(min=0, max=5, message=_l("教师席位应在 0 到 5 之间"))])
+    max_panels = IntegerField(_l("每位评委最多参加几个组（留空自动）"), validators=[
+        Optional(), NumberRange(min=1, max=50, message=_l("应在 1 到 50 之间"))])
+    min_scoring = IntegerField(_l("允许组内回避：每件作品至少几名评委评分（留空则不允许）"), validators=[
+        Optional(), NumberRange(min=1, max=25, message=_l("应在 1 到 25 之间"))])
+    distinct_units = BooleanField(_l("同组评委来自不同单位"), default=True)
+    distinct_provinces = BooleanField(_l("同组评委来自不同省份"))
+    home_division = BooleanField(_l("只用本赛区（本省）评委"))
+    keep_previous = BooleanField(_l("尽量保留现有安排"), default=True)
+
+
+class ReviewRunForm(FlaskForm):
+    seed = StringField(_l("随机种子（留空则随机，结果会记录）"), validators=_SEED)
+    per_entry = IntegerField(_l("每件作品评审人数"), default=5, validators=[
+        InputRequired(message=_l("请填写每件作品评审人数")), NumberRange(min=1, max=20, message=_l("应在 1 到 20 之间"))])
+    min_load = IntegerField(_l("每人最少件数（留空自动）"), validators=[
+        Optional(), NumberRange(min=0, max=10000, message=_l("应为非负整数"))])
+    max_load = IntegerField(_l("每人最多件数（留空自动）"), validators=[
+        Optional(), NumberRange(min=1, max=10000, message=_l("应为正整数"))])
+    keep_previous = BooleanField(_l("尽量保留现有安排"), default=True)
+
+
+class PlaceForm(FlaskForm):
+    judge_id = IntegerField(_l("评委"), validators=[DataRequired(message=_l("请选择评委"))])
+    role = SelectField(_l("席位"), choices=[(k.value, v) for k, v in ROLE_LABELS.items()], default="member")
+
+
+class MoveForm(FlaskForm):
+    target = SelectField(_l("调至"), coerce=int, validate_choice=False)
+
+
+class DrawForm(FlaskForm):
+    seed = StringField(_l("随机种子（留空则随机，结果会记录）"), validators=_SEED)
+    reason = StringField(_l("重新抽签的理由（已抽签时必填）"), validators=[Optional(), Length(max=200)])

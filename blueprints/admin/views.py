@@ -262,6 +262,13 @@ def add_panel_member(pid: int, panel_id: int):
     if role == PanelRole.teacher_seat and not judge.is_school_teacher:
         flash(_("%(name)s 不是中小学教师，不能占用教师席位", name=judge.person.name), "error")
         return back
+    from services.assignment import panel_conflict
+    conflict = panel_conflict(db.session, panel, judge)
+    if conflict is not None:   # a panel judges every entry in its scope: one conflict bars the seat
+        entry = db.session.get(Entry, conflict.entry_id)
+        flash(_("不能加入：%(name)s 须回避本组作品 %(entry)s——%(reason)s", name=judge.person.name,
+                entry=f"{entry.external_id}《{entry.title}》", reason=conflict.message), "error")
+        return back
     db.session.add(PanelMember(panel_id=panel.id, judge_id=judge.id, role=role, locked=True))
     try:
         db.session.commit()

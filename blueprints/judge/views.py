@@ -8,13 +8,14 @@ an organiser's login does not open these pages and a judge's token opens nothing
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from functools import wraps
 
 from flask import g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
 from blueprints.judge import bp
@@ -44,6 +45,7 @@ class JudgeSession:
     token: JudgeToken
     judge: Judge
     stage: Stage
+    declared_at: datetime | None  # this stage's 回避声明, re-read on every request
 
 
 # -- access ----------------------------------------------------------------------------------
@@ -80,8 +82,9 @@ def judge_required(*, declared: bool = True):
             check = check_token_id(db.session, token_id)
             if not check.ok:
                 return _denied(check.problem, check.token)
-            g.judge_session = JudgeSession(check.token, check.judge, check.stage)
-            if declared and check.judge.declared_at is None:
+            g.judge_session = JudgeSession(check.token, check.judge, check.stage,
+                                           decl.declared_at(db.session, check.judge.id, check.stage.id))
+            if declared and g.judge_session.declared_at is None:
                 return redirect(url_for("judge.declaration"))
             return view(*args, **kwargs)
         return wrapped
@@ -94,6 +97,14 @@ def _no_store(resp):
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["Referrer-Policy"] = "no-referrer"
     return resp
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_expired(e):
+    """A judge's stale form gets the judge layout and a way back, not the organiser's page."""
+    return render_template("judge/message.html", title=_("页面已过期"), code=400,
+                           message=_("页面已过期或表单无效，您的内容没有保存。请返回后重新提交。"),
+                           back=url_for("judge.declaration")), 400
 
 
 @bp.app_context_processor
@@ -140,7 +151,8 @@ def home():
     index = stage_conflict_index(db.session, js.stage)
     cards = decl.entry_cards(entries, js.stage, index, js.judge.id, purpose="home")
     recused = sum(1 for c in cards if c.recusal)
-    return render_template("judge/home.html", groups=_by_category(cards), total=len(cards), recused=recused)
+    return render_template("judge/home.html", groups=_by_category(cards), total=len(cards), recused=recused,
+                           declared_none=request.args.get("declared") == "none")
 
 
 def _my_relations(judge: Judge) -> list[DeclaredRelation]:
@@ -149,7 +161,7 @@ def _my_relations(judge: Judge) -> list[DeclaredRelation]:
 
 def _parse(cards, units) -> tuple[list[decl.RelationInput], dict, dict]:
     """Read the submitted rows: the relations, errors by row key, and the values to re-show."""
-    kinds = {k for k, _ in KIND_CHOICES}
+    kinds = {k for k, _label in KIND_CHOICES}
     relations, errors, values = [], {}, {}
 
     def read(key_kind, key_note, target):
@@ -209,22 +221,22 @@ def declaration():
         if not errors:
             if action == "none" and relations:
                 errors["form"] = _("您已选择了关系。请点击“提交声明”，或先把选择改回“无”。")
-            elif action == "none" and judge.declared_at is not None:
-                return redirect(url_for("judge.home"))
+            elif action == "none" and js.declared_at is not None:
+                return redirect(url_for("judge.home"))      # nothing new to record
             elif action == "declare" and not relations:
                 errors["form"] = _("请至少为一位选手或一个单位选择关系；都没有关系请点击“无需回避”。")
             elif action not in ("none", "declare"):
                 errors["form"] = _("请点击“提交声明”或“无需回避”。")
         if not errors:
-            outcome = decl.declare(db.session, judge, stage, relations)
+            outcome = decl.declare(db.session, judge, stage, relations, index=index)
             db.session.commit()
             if outcome.no_relation:
-                return redirect(url_for("judge.home"))
+                return redirect(url_for("judge.home", declared="none"))
             return redirect(url_for("judge.declaration_saved", n=len(outcome.relations),
                                     f=",".join(str(f.flag_id) for f in outcome.flagged)))
     return render_template("judge/declaration.html", form=form, cards=cards, groups=_by_category(cards),
                            units=units, kinds=KIND_CHOICES, errors=errors, values=values,
-                           mine=_my_relations(judge), first=judge.declared_at is None)
+                           mine=_my_relations(judge), first=js.declared_at is None)
 
 
 @bp.get("/judge/declaration/saved")

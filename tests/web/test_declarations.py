@@ -41,6 +41,12 @@ def _judge(world):
     return db.session.get(Judge, world.judge.id)
 
 
+def _declared_at(world, stage=None):
+    """When the world's judge declared for `stage` (default: the judge's token stage)."""
+    from services.declarations import declared_at
+    return declared_at(db.session, world.judge.id, (stage or world.regional).id)
+
+
 # -- declaring on a panel (live round) ------------------------------------------------------------
 
 def test_declaring_a_student_on_a_panel_recuses_and_flags_the_entry(client, world):
@@ -52,7 +58,7 @@ def test_declaring_a_student_on_a_panel_recuses_and_flags_the_entry(client, worl
     rel, = _relations(world.judge.id)
     assert (rel.entry_id, rel.kind, rel.note, rel.source) == (world.e_student.id, RelationKind.teacher_student,
                                                               "指导教师", "judge")
-    assert _judge(world).declared_at is not None
+    assert _declared_at(world) is not None
     flag, = _flags(world.judge.id)
     assert flag.entry_id == world.e_student.id and flag.stage_id == world.regional.id
     assert flag.reason.startswith("需要重新安排评委：E0102《磁悬浮的秘密》，原因：")
@@ -76,9 +82,10 @@ def test_declaring_a_student_on_a_panel_recuses_and_flags_the_entry(client, worl
 def test_no_relation_sets_declared_at_and_opens_home(client, world):
     _signed_in(client, world.plain)
     resp = declare_none(client)
-    assert resp.status_code == 302 and resp.headers["Location"].endswith("/judge/")
-    assert _judge(world).declared_at is not None
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/judge/?declared=none")
+    assert _declared_at(world) is not None
     assert _relations(world.judge.id) == [] and _flags(world.judge.id) == []
+    assert "您与本阶段选手均无需回避" in text(client.get(resp.headers["Location"]))
     assert client.get("/judge/").status_code == 200
 
 
@@ -87,9 +94,9 @@ def test_csrf_is_required(client, world):
     resp = client.post("/judge/declaration", data={"action": "declare",
                                                    f"kind-{world.e_student.id}": "relative"})
     assert resp.status_code == 400
-    assert "页面已过期" in text(resp)
+    assert "页面已过期" in text(resp) and "您的内容没有保存" in text(resp)
     assert _relations(world.judge.id) == []
-    assert _judge(world).declared_at is None
+    assert _declared_at(world) is None
 
 
 @pytest.mark.parametrize("data,words", [
@@ -109,7 +116,7 @@ def test_invalid_declarations_store_nothing_and_say_why(client, world, data, wor
     assert resp.status_code == 200
     assert words in text(resp)
     assert _relations(world.judge.id) == [] and _flags(world.judge.id) == []
-    assert _judge(world).declared_at is None
+    assert _declared_at(world) is None
 
 
 def test_entries_outside_the_judges_scope_cannot_be_declared_here(client, world):
@@ -132,7 +139,7 @@ def test_entry_already_recused_is_shown_not_offered(client, world):
 def test_a_later_declaration_acts_at_once(client, world):
     _signed_in(client, world.plain)
     declare_none(client)
-    first = _judge(world).declared_at
+    first = _declared_at(world)
     page = text(client.get("/judge/declaration"))
     assert "补充回避声明" in page and 'value="none"' not in page
     resp = _post(client, {"action": "declare", f"kind-{world.e_plain.id}": "relative",
@@ -140,7 +147,7 @@ def test_a_later_declaration_acts_at_once(client, world):
     assert resp.status_code == 302
     flag, = _flags(world.judge.id)
     assert flag.entry_id == world.e_plain.id
-    assert _judge(world).declared_at == first          # the first declaration's time is kept
+    assert _declared_at(world) == first          # the first declaration's time is kept
     saved = text(client.get(resp.headers["Location"]))
     assert "光的折射" in saved and "已记录，以下作品将由组织方另行安排评委" in saved
     assert "表妹" in text(client.get("/judge/declaration"))   # listed among the judge's declarations
@@ -311,10 +318,12 @@ def _setup(world, case):
 def test_can_score(app, world, case, ok, words):
     judge, entry, stage = _setup(world, case)
     db.session.commit()
-    result = can_score(db.session, judge.id, entry.id, stage)
-    assert result == (ok, words) if ok else (result.ok is False and words in result.reason), result
-    allowed, reason = result                   # a plain (bool, reason) pair
+    allowed, reason = can_score(db.session, judge.id, entry.id, stage)     # a plain (bool, reason) pair
     assert allowed is ok
+    if ok:
+        assert reason == ""
+    else:
+        assert words in reason
 
 
 def test_can_score_with_a_prebuilt_index(app, world):
@@ -322,3 +331,12 @@ def test_can_score_with_a_prebuilt_index(app, world):
     index = stage_conflict_index(db.session, world.prelim)
     assert can_score(db.session, world.judge.id, world.p_b.id, world.prelim, index=index).ok
     assert not can_score(db.session, world.judge.id, world.p_c.id, world.prelim, index=index).ok
+
+
+def test_a_declaration_counts_for_its_stage_only(world):
+    """A new round brings new contestants: declaring in the regional round does not excuse the
+    judge from the national round's 回避声明."""
+    declare(db.session, _judge(world), world.regional, [])
+    db.session.commit()
+    assert _declared_at(world, world.regional) is not None
+    assert _declared_at(world, world.prelim) is None

@@ -289,3 +289,23 @@ def test_home_of_an_anonymous_stage_shows_code_and_title_only(client, world):
     assert "K7Q2MX" in row and "星空下的对话" in row
     assert "孙甲" not in row and "云南省科技馆" not in row
     assert "共 2 件，回避 0 件" in body
+
+
+# -- the service -------------------------------------------------------------------------------
+
+def test_token_from_and_check_token(app, world):
+    from services.judge_access import TokenProblem, check_token, check_token_id, token_from
+    assert token_from(world.plain).id == world.token.id
+    assert token_from("nope") is None and token_from("") is None and token_from(None) is None
+    assert check_token(db.session, "nope").problem == TokenProblem.unknown
+    world.token.expires_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    check = check_token(db.session, world.plain)
+    assert check.problem == TokenProblem.expired and check.token.id == world.token.id
+    assert token_from(world.plain) is None
+    world.token.revoked_at = utcnow()          # revoked wins over expired: it is the organiser's act
+    db.session.commit()
+    assert check_token(db.session, world.plain).problem == TokenProblem.revoked
+    assert check_token_id(db.session, world.prelim_token.id).ok
+    assert check_token_id(db.session, "1").problem == TokenProblem.unknown
+    assert check_token_id(db.session, 10 ** 6).problem == TokenProblem.unknown
