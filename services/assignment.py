@@ -45,7 +45,7 @@ import re
 import secrets
 import time
 from collections import Counter, defaultdict
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,10 +61,11 @@ from scoring.draw import anonymous_codes, draw_order, new_seed, verify_draw
 from services.conflicts import expertise_set, stage_conflict_index  # noqa: F401 (re-exported)
 
 __all__ = [
-    "GROUPINGS", "REVIEW_STAGE_KINDS", "DrawRefused", "PlacementRefused",
-    "default_grouping", "draw_record_view", "draw_stage", "move_member", "panel_conflict",
-    "panel_scope", "place_judge", "remove_placement", "resolve_flag", "reviewer_pool", "run_panels",
-    "run_reviews", "set_locked", "stage_design", "verify_record",
+    "GROUPINGS", "REVIEW_STAGE_KINDS", "ROLE_ORDER", "DrawRefused", "PlacementRefused",
+    "candidates", "default_grouping", "draw_record_view", "draw_stage", "filter_panels", "humanise", "in_scope",
+    "loads", "move_member", "panel_conflict", "panel_entry_counts", "panel_list_data", "panel_scope",
+    "place_judge", "remove_placement", "resolve_flag", "reviewer_pool", "run_panels", "run_reviews",
+    "schedule_data", "set_locked", "stage_design", "stage_panels", "verify_record",
 ]
 
 #: Stages judged as an incomplete design: each entry gets its own reviewers (`Assignment`).
@@ -956,9 +957,22 @@ def candidates(session, stage: Stage, target: Panel | Entry, index: ConflictInde
 ROLE_ORDER = {PanelRole.chief: 0, PanelRole.member: 1, PanelRole.teacher_seat: 2}
 
 
-def panel_list_data(session, stage: Stage) -> dict:
-    """Plain values for the 评委组名单 (Excel and PDF): every panel with its members, or, for
-    review designs, the reviewers with their loads."""
+def filter_panels(panels: Iterable[Panel], division_id: int | None, category_id: int | None) -> list[Panel]:
+    """Panels that judge entries of the division / category (stage-wide panels included)."""
+    return [p for p in panels if (not division_id or p.division_id in (None, division_id))
+            and (not category_id or p.category_id in (None, category_id))]
+
+
+def _scope_label(stage: Stage, division_id: int | None, category_id: int | None) -> str:
+    parts = [d.name for d in stage.programme.divisions if d.id == division_id]
+    parts += [c.name for c in stage.programme.categories if c.id == category_id]
+    return " · ".join(parts)
+
+
+def panel_list_data(session, stage: Stage, *, division_id: int | None = None,
+                    category_id: int | None = None) -> dict:
+    """Plain values for the 评委组名单 (Excel and PDF): every panel with its members (of the
+    division / category, if given), or, for review designs, the reviewers with their loads."""
     judges = _load_judges(session, stage)
     prog = stage.programme
     names = {c.code: c.name for c in prog.categories}
@@ -969,7 +983,7 @@ def panel_list_data(session, stage: Stage) -> dict:
     groups = []
     if stage_design(stage) == "panels":
         entries = _active_entries(session, stage)
-        for p in stage_panels(session, stage):
+        for p in filter_panels(stage_panels(session, stage), division_id, category_id):
             members = sorted(p.members, key=lambda m: (ROLE_ORDER[m.role], judges[m.judge_id].external_id))
             groups.append({
                 "name": p.name, "category": p.category.name if p.category else "",
@@ -984,8 +998,9 @@ def panel_list_data(session, stage: Stage) -> dict:
                        "members": [member(judges[j], role="reviewer", locked=False, expert=False,
                                           load=load.get(j, 0)) for j in ids]})
     return {"programme": prog.name, "stage": stage.name, "design": stage_design(stage),
+            "scope": _scope_label(stage, division_id, category_id) if stage_design(stage) == "panels" else "",
             "anonymous": bool(stage.anonymous), "generated": utcnow().astimezone().strftime("%Y-%m-%d %H:%M"),
-            "groups": groups}
+            "groups": groups, "rows": sum(len(g["members"]) for g in groups)}
 
 
 def _entry_base(e: Entry, anonymous: bool) -> dict:
@@ -1014,18 +1029,23 @@ def _running_order(by_division: bool):
     return key
 
 
-def schedule_data(session, stage: Stage, judge_id: int | None = None) -> dict:
+def schedule_data(session, stage: Stage, judge_id: int | None = None, *, division_id: int | None = None,
+                  category_id: int | None = None) -> dict:
     """Plain values for the 评委日程 (Excel and PDF): for each judge with work in the stage
     (or just `judge_id`), their panels or categories and the entries in running order with
     draw numbers; for anonymous stages only codes and titles. Entries a judge must sit out
-    (回避) are marked."""
+    (回避) are marked. `division_id` / `category_id` narrow it to those panels or entries."""
     judges = _load_judges(session, stage)
     index = stage_conflict_index(session, stage)
     anonymous = bool(stage.anonymous)
     from models import Team, TeamMember
+    q = select(Entry).where(Entry.stage_id == stage.id, Entry.status == "active")
+    if division_id:
+        q = q.where(Entry.division_id == division_id)
+    if category_id:
+        q = q.where(Entry.category_id == category_id)
     entries = list(session.scalars(
-        select(Entry).where(Entry.stage_id == stage.id, Entry.status == "active")
-        .options(selectinload(Entry.category), selectinload(Entry.division), selectinload(Entry.unit),
+        q.options(selectinload(Entry.category), selectinload(Entry.division), selectinload(Entry.unit),
                  selectinload(Entry.person),
                  selectinload(Entry.team).selectinload(Team.members).selectinload(TeamMember.person))))
     base = {e.id: _entry_base(e, anonymous) for e in entries}
@@ -1036,7 +1056,7 @@ def schedule_data(session, stage: Stage, judge_id: int | None = None) -> dict:
         return c if c is not None and c.hard else None
 
     if stage_design(stage) == "panels":
-        for p in stage_panels(session, stage):
+        for p in filter_panels(stage_panels(session, stage), division_id, category_id):
             scope = sorted(panel_scope(session, p, entries), key=_running_order(stage.by_division))
             for m in p.members:
                 if judge_id is not None and m.judge_id != judge_id:
@@ -1066,5 +1086,6 @@ def schedule_data(session, stage: Stage, judge_id: int | None = None) -> dict:
         rows.append({**_judge_row(judges[jid]), "sessions": sessions[jid],
                      "total": sum(len(s["entries"]) for s in sessions[jid])})
     return {"programme": stage.programme.name, "stage": stage.name, "design": stage_design(stage),
+            "scope": _scope_label(stage, division_id, category_id),
             "anonymous": anonymous, "generated": utcnow().astimezone().strftime("%Y-%m-%d %H:%M"),
-            "judges": rows}
+            "judges": rows, "rows": sum(r["total"] for r in rows)}

@@ -111,8 +111,7 @@ def assignment(pid: int, sid: int):
         counts = svc.panel_entry_counts(db.session, stage, panels)
         for f in flags:
             flag_panel[f.id] = next((p.id for p in panels if svc.in_scope(p, f.entry)), None)
-        panels = [p for p in panels if (not division_id or p.division_id in (None, division_id))
-                  and (not category_id or p.category_id in (None, category_id))]
+        panels = svc.filter_panels(panels, division_id, category_id)
     else:
         q = select(Entry).where(Entry.stage_id == stage.id, Entry.status == "active")
         if division_id:
@@ -127,6 +126,8 @@ def assignment(pid: int, sid: int):
             reviews[a.entry_id].append(a)
     last_reviews = next((r for r in runs if r.kind == "reviews" and r.status == "applied"), None)
     per_entry = (last_reviews.parameters or {}).get("per_entry", 5) if last_reviews else 5
+    last_panels = next((r for r in runs if r.kind == "panels" and r.status == "applied"), None)
+    panel_size = (last_panels.parameters or {}).get("size") if last_panels else None
 
     divisions = {d.id: d.name for d in prog.divisions}
     categories = {c.id: c.name for c in prog.categories}
@@ -145,7 +146,7 @@ def assignment(pid: int, sid: int):
         "admin/assignment.html", prog=prog, stage=stage, design=design, panel_form=panel_form,
         review_form=review_form, draw_form=DrawForm(prefix="d"), confirm=ConfirmForm(), runs=runs, users=users,
         flags=flags, flag_panel=flag_panel, panels=panels, counts=counts, reviews=reviews,
-        review_entries=review_entries, per_entry=per_entry, loads=svc.loads(db.session, stage), draws=draws,
+        review_entries=review_entries, per_entry=per_entry, panel_size=panel_size, loads=svc.loads(db.session, stage), draws=draws,
         entry_names=entry_names, drawn=drawn, role_labels=ROLE_LABELS, grouping_labels=GROUPING_LABELS,
         stage_kind_labels=STAGE_KIND_LABELS, division_id=division_id, category_id=category_id)
 
@@ -272,13 +273,12 @@ def panel_member_action(pid: int, sid: int, member_id: int, action: str):
     stage = _stage(prog, sid)
     member = _member_of(stage, member_id)
     panel_id, name = member.panel_id, member.judge.person.name
-    back = redirect(request.form.get("next") if request.form.get("next", "").startswith("/admin/")
-                    else url_for("admin.assignment_panel", pid=pid, sid=sid, panel_id=panel_id))
+    back = redirect(url_for("admin.assignment_panel", pid=pid, sid=sid, panel_id=panel_id))
     if action == "move":
         form = MoveForm()
         form.target.choices = [(p.id, p.name) for p in svc.stage_panels(db.session, stage)]
-        if not form.validate_on_submit():
-            _flash_errors(form)
+        if not form.validate_on_submit() or not form.target.data:
+            flash(_("请选择要调往的评委组"), "error")
             return back
         target = _panel_of(stage, form.target.data)
         try:
@@ -339,6 +339,10 @@ def resolve_flag(pid: int, sid: int, fid: int):
 
 
 EXPORTS = {"panels": "评委组名单", "schedule": "评委日程"}
+#: WeasyPrint lays out a dense table row in a few milliseconds: beyond these sizes a PDF
+#: would keep a worker busy for half a minute, so it is asked for per division or category
+#: (or as Excel, which has no limit).
+PDF_MAX_ROWS = {"panels": 1500, "schedule": 4000}
 
 
 @bp.get("/programmes/<int:pid>/stages/<int:sid>/assignment/export/<kind>.<fmt>")
@@ -349,18 +353,29 @@ def assignment_export(pid: int, sid: int, kind: str, fmt: str):
     stage = _stage(prog, sid)
     if kind not in EXPORTS or fmt not in ("xlsx", "pdf"):
         abort(404)
-    suffix = ""
+    division_id = request.args.get("division", type=int)
+    category_id = request.args.get("category", type=int)
+    names = [stage.name, EXPORTS[kind]]
     if kind == "panels":
-        data = svc.panel_list_data(db.session, stage)
-        body = panel_list_workbook(data) if fmt == "xlsx" else render_pdf("panels.html", data)
+        data = svc.panel_list_data(db.session, stage, division_id=division_id, category_id=category_id)
     else:
         judge_id = request.args.get("judge", type=int)
         if judge_id is not None:
             judge = db.session.get(Judge, judge_id)
             if judge is None or judge.programme_id != prog.id:
                 abort(404)
-            suffix = f"-{judge.person.name}"
-        data = svc.schedule_data(db.session, stage, judge_id=judge_id)
-        body = schedule_workbook(data) if fmt == "xlsx" else render_pdf("judge_schedule.html", data)
+            names.append(judge.person.name)
+        data = svc.schedule_data(db.session, stage, judge_id=judge_id, division_id=division_id,
+                                 category_id=category_id)
+    if data["scope"]:
+        names.append(data["scope"].replace(" · ", "-"))
+    if fmt == "pdf" and data["rows"] > PDF_MAX_ROWS[kind]:
+        flash(_("%(doc)s共 %(n)s 行，整份 PDF 太大：请先按分赛区或赛项筛选后导出 PDF，或导出 Excel",
+                doc=_(EXPORTS[kind]), n=data["rows"]), "error")
+        return _back(pid, sid, division=division_id, category=category_id)
+    if fmt == "xlsx":
+        body = panel_list_workbook(data) if kind == "panels" else schedule_workbook(data)
+    else:
+        body = render_pdf("panels.html" if kind == "panels" else "judge_schedule.html", data)
     return send_file(io.BytesIO(body), mimetype=XLSX if fmt == "xlsx" else PDF, as_attachment=True,
-                     download_name=f"{prog.name}-{stage.name}-{EXPORTS[kind]}{suffix}.{fmt}")
+                     download_name=f"{prog.name}-{'-'.join(names)}.{fmt}")

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from extensions import db
 from models import (Assignment, AssignmentRun, DeclaredRelation, DrawRecord, Entry, Judge, Panel, PanelMember,
-                    PanelRole, Person, Province, ReassignmentFlag, RelationKind, StageKind, Unit)
+                    PanelRole, Person, Province, ReassignmentFlag, RelationKind, Unit)
 from scoring.draw import verify_draw
 from services import assignment as svc
 from services.conflicts import stage_conflict_index
@@ -358,3 +358,19 @@ def test_export_data_hide_contestants_in_anonymous_stages(small):
             for e in s["entries"]:
                 assert e["code"] and e["title"] and e["contestant"] == "" and e["unit"] == "" and e["external_id"] == ""
     assert sum(j["total"] for j in data["judges"]) == 24
+
+
+@pytest.mark.parametrize("message,expected", [
+    ("17: 只有 3 名评委可评（需要 5 名）：共 60 名评委，12 名同单位",
+     "E0017《岩石》: 只有 3 名评委可评（需要 5 名）：共 60 名评委，12 名同单位"),
+    ("评委 4: 只有 2 件作品可评，低于最低工作量 30", "评委 王芳（J0004）: 只有 2 件作品可评，低于最低工作量 30"),
+    ("评审组 贵州赛区·展品辅导: 锁定的评委 4 与选手 17 冲突：评委与选手同属“贵州省科技馆”",
+     "评审组 贵州赛区·展品辅导: 锁定的评委 王芳（J0004） 与选手 E0017《岩石》 冲突：评委与选手同属“贵州省科技馆”"),
+    ("锁定的评审关系 4→17 不在本次评委或作品名单中", "锁定的评审关系 王芳（J0004）→E0017《岩石》 不在本次评委或作品名单中"),
+    ("3 件作品（17、18、99…）只能由同一批 2 名评委评审", "3 件作品（E0017《岩石》、E0018《天眼》、99…）只能由同一批 2 名评委评审"),
+    ("评委 999: 工作量 3", "评委 999: 工作量 3"),          # unknown ids stay as they are
+])
+def test_solver_messages_name_people_not_database_ids(message, expected):
+    judges = {4: "王芳（J0004）"}
+    entries = {17: "E0017《岩石》", 18: "E0018《天眼》"}
+    assert svc.humanise(message, judges, entries) == expected

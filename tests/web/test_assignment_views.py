@@ -124,10 +124,11 @@ def test_move_lock_and_remove(org_client, small):
     scope = svc.panel_scope(db.session, gz)
     member = next(m for m in yn.members if m.judge_id not in {x.judge_id for x in gz.members}
                   and m.role != PanelRole.chief and not any(index.is_hard(m.judge_id, e.id) for e in scope))
+    moving = member.judge_id
     resp = _post(org_client, url, _url(small, tail=f"/members/{member.id}/move"), {"target": gz.id})
     page = _page(org_client, resp)
     assert "已将" in page and "调至“贵州赛区·展品辅导”" in page
-    moved = db.session.scalar(select(PanelMember).filter_by(panel_id=gz.id, judge_id=member.judge_id))
+    moved = db.session.scalar(select(PanelMember).filter_by(panel_id=gz.id, judge_id=moving))
     assert moved.locked
     # lock / unlock
     resp = _post(org_client, url, _url(small, tail=f"/members/{moved.id}/unlock"), {})
@@ -276,3 +277,19 @@ def test_oversight_sees_no_forms(app, small):
     login(client, "oversight")
     page = client.get(_url(small)).get_data(as_text=True)
     assert "监审可查看，不能修改" in page and "自动组建评委组" not in page
+
+
+def test_exports_follow_the_filter_and_huge_pdfs_are_refused(org_client, small, monkeypatch):
+    from blueprints.admin import assignment as views
+    svc.run_panels(db.session, small.regional, size=4, max_panels=2, seed=5)
+    yn = small.divisions["53"]
+    resp = org_client.get(_url(small, tail=f"/export/panels.xlsx?division={yn.id}"))
+    ws = load_workbook(io.BytesIO(resp.data)).active
+    panels = {r[0] for r in ws.iter_rows(min_row=4, values_only=True)}
+    assert panels == {"云南赛区·展品辅导"} and "云南赛区" in ws["A1"].value
+    monkeypatch.setitem(views.PDF_MAX_ROWS, "panels", 5)
+    resp = org_client.get(_url(small, tail="/export/panels.pdf"))
+    page = _page(org_client, resp)
+    assert "共 12 行，整份 PDF 太大" in page
+    resp = org_client.get(_url(small, tail=f"/export/panels.pdf?division={yn.id}"))
+    assert resp.status_code == 200 and resp.data.startswith(b"%PDF")
