@@ -36,7 +36,9 @@ from typing import IO, Any
 
 from scoring.ranking import StageResult
 from scoring.rubric import Rubric
-from scoring.sheets import Sheet, SheetInvalid, check_entry_record, parse_number, validate_sheet, validate_total
+from scoring.sheets import (
+    Sheet, SheetInvalid, check_entry_record, gc_paused, parse_number, sheets_from_totals, validate_sheet, validate_total,
+)
 
 __all__ = [
     "CsvError",
@@ -182,11 +184,12 @@ def read_scores(source: str | os.PathLike[str] | IO[str], rubric: Rubric) -> Sco
     header, rows = _header(name, _rows(text), ",".join(REQUIRED))
     cols = _columns(name, 1, header, rubric)
     reader = _ScoreReader(name, rubric, cols, len(header))
-    for line, cells in rows:
-        reader.row(line, cells)
-        if len(reader.problems) >= MAX_ERRORS:
-            break
-    return reader.finish()
+    with gc_paused():  # a few objects per row, no cycles: see sheets.gc_paused
+        for line, cells in rows:
+            reader.row(line, cells)
+            if len(reader.problems) >= MAX_ERRORS:
+                break
+        return reader.finish()
 
 
 class _ScoreReader:
@@ -202,6 +205,8 @@ class _ScoreReader:
         self.first_line: dict[str, int] = {}
         self.known = set(rubric.criterion_ids) | {"total"}
         self.computed = {c.id for c in rubric.criteria if not c.judged}
+        self.judged = rubric.judged_criteria
+        self.required = [cols.index[c] for c in REQUIRED]  # entry, judge, criterion, score
 
     def fail(self, line: int | None, message: str) -> None:
         self.problems.append((line, message))
@@ -210,8 +215,8 @@ class _ScoreReader:
         if len(cells) != self.width:
             self.fail(line, f"{len(cells)} fields, but the header has {self.width}")
             return
-        get = lambda c: cells[self.cols.index[c]]  # noqa: E731
-        entry, judge, criterion, score = get("entry"), get("judge"), get("criterion").lower(), get("score")
+        entry, judge, criterion, score = (cells[i] for i in self.required)
+        criterion = criterion.lower()
         for column, value in (("entry", entry), ("judge", judge), ("criterion", criterion)):
             if not value:
                 self.fail(line, f"{column} is empty")
@@ -271,8 +276,9 @@ class _ScoreReader:
         if not self.cells and not self.problems:
             self.fail(2, "no scores: the file has a header but no score rows")
         self._records(out)
+        bare = self._bare_totals()
         for (entry, judge), cells in self.cells.items():
-            sheet = self._sheet(entry, judge, cells)
+            sheet = bare[(entry, judge)] if (entry, judge) in bare else self._sheet(entry, judge, cells)
             if sheet is not None:
                 out.sheets.setdefault(entry, {})[judge] = sheet
         if self.problems:
@@ -292,8 +298,9 @@ class _ScoreReader:
             values = self.entry_values.get(entry, {})
             inputs = {k: v[0] for k, v in values.items() if k in self.cols.inputs}
             deductions = {k: v[0] for k, v in values.items() if k in self.cols.deductions}
-            try:
-                record = check_entry_record(self.rubric, inputs=inputs, penalties=deductions, flags=decided.get(entry, ()))
+            try:  # nothing recorded (inputs and deductions empty) is the empty record, found at once
+                record = check_entry_record(self.rubric, inputs=inputs or None, penalties=deductions or None,
+                                            flags=decided.get(entry, ()))
             except SheetInvalid as exc:
                 for err in exc.errors:
                     key = err.field.split(".", 1)[-1]
@@ -304,10 +311,25 @@ class _ScoreReader:
             out.penalties[entry] = dict(record.deductions)
             out.flags[entry] = record.flags
 
+    def _bare_totals(self) -> dict[tuple[str, str], Sheet | None]:
+        """The sheets that are one judge's total and nothing else (no flags), validated as one
+        column (sheets.sheets_from_totals): what `_sheet` gives each, and the same problems."""
+        judged = self.judged
+        one = {"total"} if len(judged) > 1 else {"total", judged[0].id}  # _sheet: validate_total, or validate_sheet of one mark
+        pairs = [pair for pair, cells in self.cells.items()
+                 if len(cells) == 1 and not cells.keys().isdisjoint(one) and not self.flags.get(pair, ((), 0))[0]]
+        cells = [next(iter(self.cells[pair].values())) for pair in pairs]
+        sheets, errors = sheets_from_totals(self.rubric, [raw for raw, _ in cells])
+        for i, errs in errors.items():  # each on its cell's line, as _sheet reports a score's error
+            (entry, judge), line = pairs[i], cells[i][1]
+            for err in errs:
+                self.fail(line, f"judge {judge} on entry {entry}: {err.field}: {err.message} [{err.code}]")
+        return dict(zip(pairs, sheets))
+
     def _sheet(self, entry: str, judge: str, cells: dict[str, tuple[str, int]]) -> Sheet | None:
         marked, flag_line = self.flags.get((entry, judge), (set(), 0))
         first = min(line for _, line in cells.values())
-        judged = self.rubric.judged_criteria
+        judged = self.judged
         scores = {c: v for c, (v, _) in cells.items()}
         lines = {c: line for c, (_, line) in cells.items()}
         try:

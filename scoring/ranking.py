@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Context, Decimal
 from fractions import Fraction
 from typing import Any
 
-from scoring.aggregate import EntryResult, entry_result, restate, round_to
+from scoring.aggregate import EntryResult, entry_results, restate, round_to
 from scoring.rubric import Aggregation, AwardTier, Rubric
-from scoring.sheets import Sheet, fast_new, fast_replace, format_number
+from scoring.sheets import Sheet, fast_new, fast_replace, format_number, gc_paused
 
 __all__ = [
     "AwardList",
@@ -135,14 +135,14 @@ def rank(results: Sequence[EntryResult], rubric: Rubric) -> list[Ranked]:
     order = sorted(range(len(ok)), key=keys.__getitem__)  # stable, as sorting (key, result) pairs by key
     out: list[Ranked] = []
     previous: tuple | None = None
-    for position, i in enumerate(order, start=1):
-        key, r = keys[i][0], ok[i]
+    for position, k in enumerate(order, start=1):
+        key, r = keys[k][0], ok[k]
         if previous is not None and key == previous:
             out.append(_ranked(r, out[-1].rank, position, True, None))
             if not out[-2].tied:
                 out[-2] = fast_replace(out[-2], tied=True)
         else:
-            decided = None if previous is None else names[next(i for i, (a, b) in enumerate(zip(key, previous)) if a != b)]
+            decided = None if previous is None else names[_first_difference(key, previous)]
             out.append(_ranked(r, position, position, False, decided))
         previous = key
     rest = [r for r in results if not (r.ranked and r.final_score is not None)]
@@ -151,11 +151,17 @@ def rank(results: Sequence[EntryResult], rubric: Rubric) -> list[Ranked]:
     return out
 
 
+def _first_difference(key: tuple, previous: tuple) -> int:
+    if key[0] != previous[0]:  # the score, nearly always
+        return 0
+    return next(i for i, (a, b) in enumerate(zip(key, previous)) if a != b)
+
+
 def _ranked(result: EntryResult, rank_: int | None, position: int, tied: bool, decided_by: str | None) -> Ranked:
     """Ranked(result, rank_, position, tied, decided_by): one per entry, so without the
     dataclass __init__'s per-field __setattr__ (sheets.fast_new)."""
-    return fast_new(Ranked, result=result, rank=rank_, position=position, tied=tied, decided_by=decided_by,
-                    award=None, award_name=None, award_note="", honours=())
+    return fast_new(Ranked, {"result": result, "rank": rank_, "position": position, "tied": tied, "decided_by": decided_by,
+                             "award": None, "award_name": None, "award_note": "", "honours": ()})
 
 
 # --------------------------------------------------------------------------- cut-offs
@@ -263,7 +269,7 @@ def assign_awards(ranked: Sequence[Ranked], rubric: Rubric) -> AwardList:
     entries = []
     for i, x in enumerate(items):
         award = given.get(i)
-        entries.append(replace(
+        entries.append(fast_replace(  # one per ranked entry: dataclasses.replace without __init__
             x, award=award[0] if award else None, award_name=award[1] if award else None,
             award_note=notes.get(i, ""), honours=tuple(honours.get(i, ())),
         ))
@@ -505,23 +511,32 @@ def _entry_rubric(rubric: Rubric, method: str) -> tuple[Rubric, str | None]:
 
 def _matrix(results: Sequence[EntryResult]) -> Any:
     """The judges' counted marks as a ScoreMatrix: `ScoreMatrix.from_triples` of (entry, judge,
-    mark) as text labels and floats, built here from index arrays when no two entries (or two
-    judges of one entry) share a label, as from_triples would then build it."""
+    mark) as text labels and floats. Built here from index arrays, as from_triples would build
+    it, unless two entries (or two judges of one entry) share a label: then by from_triples,
+    which pools the entries (or refuses the pair)."""
     from scoring.table import ScoreMatrix
 
     entries: dict[str, int] = {}
     judges: dict[str, int] = {}
+    floats: dict[Decimal, float] = {}  # float(Decimal) goes through text: once per distinct mark
     e_idx: list[int] = []
     j_idx: list[int] = []
     values: list[float] = []
     for r in results:
+        if not r.judges:
+            continue  # no marks: not in the matrix
         e = len(entries)
         if entries.setdefault(str(r.entry), e) != e:
             break  # two entries share a label: from_triples pools them
         first = len(j_idx)
         for m in r.judges:
             j_idx.append(judges.setdefault(str(m.judge), len(judges)))
-            values.append(float(m.counted))
+            value = floats.get(m.counted)
+            if value is None:
+                value = float(m.counted)
+                if value:  # not -0.0 for a 0 (equal Decimals, unequal floats)
+                    floats[m.counted] = value
+            values.append(value)
         if len(set(j_idx[first:])) != len(j_idx) - first:
             break  # two judges of one entry share a label: from_triples refuses the pair
         e_idx += [e] * (len(j_idx) - first)
@@ -629,19 +644,17 @@ def rank_stage(
     """
     entry_rubric, model = _entry_rubric(rubric, method)
     inputs, penalties, flags = inputs or {}, penalties or {}, flags or {}
-    results = [
-        entry_result(entry_rubric, sheets, entry=e, inputs=inputs.get(e), penalties=penalties.get(e), flags=flags.get(e, ()))
-        for e, sheets in sheets_by_entry.items()
-    ]
-    agg = entry_rubric.aggregation
-    assert agg is not None
-    used = agg.fallback if agg.method == "calibrated" else agg.method
-    reason, calibration, matrix = "", None, None
-    if model is not None:
-        results, used, reason, calibration, matrix = _stage_model(rubric, results, model, str(used))
-    ranked = rank(results, rubric)
-    awards = assign_awards(ranked, rubric) if rubric.awards else None
-    if awards is not None:
-        ranked = list(awards.entries)
-    promotion = promote(ranked, rubric, groups) if rubric.promotion is not None and groups is not None else None
+    with gc_paused():  # some 20 objects per entry, no cycles: see sheets.gc_paused
+        results = entry_results(entry_rubric, sheets_by_entry, inputs=inputs, penalties=penalties, flags=flags)
+        agg = entry_rubric.aggregation
+        assert agg is not None
+        used = agg.fallback if agg.method == "calibrated" else agg.method
+        reason, calibration, matrix = "", None, None
+        if model is not None:
+            results, used, reason, calibration, matrix = _stage_model(rubric, results, model, str(used))
+        ranked = rank(results, rubric)
+        awards = assign_awards(ranked, rubric) if rubric.awards else None
+        if awards is not None:
+            ranked = list(awards.entries)
+        promotion = promote(ranked, rubric, groups) if rubric.promotion is not None and groups is not None else None
     return StageResult(tuple(ranked), method, used, reason, tuple(results), awards, promotion, calibration, matrix)

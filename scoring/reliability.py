@@ -333,6 +333,10 @@ def icc_oneway(data: ScoreMatrix | np.ndarray, confidence: float = 0.95) -> tupl
     if _tiny(ss_b + ss_w, scale, len(v)):
         return tuple(_nan_icc(f, k, NO_VARIANCE, confidence) for f, k in zip(forms, (1.0, k0)))
     msb, msw = np.float64(ss_b / df_b), np.float64(ss_w / df_w)
+    # Rounding noise of a rescaled zero is not variance: snap it to 0 so the result does not
+    # depend on the unit of the scale (a property test found ss_b ~ 1e-28 after scaling).
+    if _tiny(ss_b, scale, len(v)):
+        msb = np.float64(0.0)
     if _tiny(ss_w, scale, len(v)):
         msw = np.float64(0.0)
     q = 1 - (1 - confidence) / 2
