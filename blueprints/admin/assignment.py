@@ -288,19 +288,7 @@ def panel_member_action(pid: int, sid: int, member_id: int, action: str):
             return back
         flash(_("已将 %(name)s 调至“%(panel)s”（已锁定）", name=name, panel=target.name), "success")
         return back
-    if action not in ("lock", "unlock", "remove"):
-        abort(404)
-    if not ConfirmForm().validate_on_submit():
-        flash(_("页面已过期或表单无效，请刷新后重试。"), "error")
-        return back
-    if action == "remove":
-        svc.remove_placement(db.session, member)
-        flash(_("已将 %(name)s 移出评委组", name=name), "success")
-    else:
-        svc.set_locked(db.session, member, action == "lock")
-        flash(_("已锁定 %(name)s：重新分配时保留", name=name) if action == "lock"
-              else _("已解锁 %(name)s：重新分配时可调整", name=name), "success")
-    return back
+    return _lock_or_remove(member, action, name, _("已将 %(name)s 移出评委组", name=name), back)
 
 
 @bp.post("/programmes/<int:pid>/stages/<int:sid>/assignment/reviews/<int:aid>/<action>")
@@ -310,16 +298,21 @@ def review_action(pid: int, sid: int, aid: int, action: str):
     a = _review_of(stage, aid)
     entry_id, name = a.entry_id, a.judge.person.name
     back = redirect(url_for("admin.assignment_entry", pid=pid, sid=sid, entry_id=entry_id))
+    return _lock_or_remove(a, action, name, _("已取消 %(name)s 对该作品的评审", name=name), back)
+
+
+def _lock_or_remove(placement, action: str, name: str, removed_message: str, back):
+    """Lock, unlock or remove a panel seat or a review assignment (the same three buttons)."""
     if action not in ("lock", "unlock", "remove"):
         abort(404)
     if not ConfirmForm().validate_on_submit():
         flash(_("页面已过期或表单无效，请刷新后重试。"), "error")
         return back
     if action == "remove":
-        svc.remove_placement(db.session, a)
-        flash(_("已取消 %(name)s 对该作品的评审", name=name), "success")
+        svc.remove_placement(db.session, placement)
+        flash(removed_message, "success")
     else:
-        svc.set_locked(db.session, a, action == "lock")
+        svc.set_locked(db.session, placement, action == "lock")
         flash(_("已锁定 %(name)s：重新分配时保留", name=name) if action == "lock"
               else _("已解锁 %(name)s：重新分配时可调整", name=name), "success")
     return back
