@@ -9,6 +9,7 @@ through the library and through `python -m scoring rank`.
 from __future__ import annotations
 
 import csv
+import os
 import subprocess
 import sys
 from collections import defaultdict
@@ -22,8 +23,19 @@ from scoring.rubric import load_rubric
 from scoring.sheets import validate_sheet
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "judging"
 FILES = ("diving_scores.csv", "diving_official.csv", "skating_components.csv", "skating_components_official.csv")
+
+
+def _data_dir() -> Path:
+    """The acceptance data lives beside the repository (../shared/data/judging/), not in it: the
+    diving source states no licence, so it is not redistributed here. JUDGING_DATA overrides;
+    /work/shared is where a checkout outside /work finds it. Missing data fails, never skips."""
+    candidates = [Path(p) for p in (os.environ.get("JUDGING_DATA"),) if p]
+    candidates += [ROOT.parent / "shared" / "data" / "judging", Path("/work/shared/data/judging")]
+    return next((c for c in candidates if (c / FILES[0]).is_file()), candidates[0])
+
+
+DATA = _data_dir()
 
 
 def _read(name: str) -> list[dict[str, str]]:
