@@ -221,6 +221,7 @@ class _Spec:
     # For the quick checks of a bare sheet (no pydantic attribute access per mark):
     marks: tuple[tuple[str, Decimal, Decimal, Decimal, Decimal], ...]  # (id, min, max, step, weight)
     grain: Decimal | None  # total_grain as an exact Decimal (None when it has no short expansion)
+    seen: dict[str, tuple[Mapping[str, Decimal], Decimal, bool]]  # _bare_parts of texts met before
 
 
 _SPECS: dict[int, tuple[Rubric, _Spec]] = {}
@@ -250,6 +251,7 @@ def _spec(rubric: Rubric) -> _Spec:
         total_grain=grain,
         marks=tuple((c.id, c.min, c.max, c.step, c.effective_weight) for c in judged),
         grain=grain_decimal,
+        seen={},
     )
     if len(_SPECS) > 256:
         _SPECS.clear()
@@ -578,16 +580,32 @@ def _quick_marks(spec: _Spec, scores: Any) -> dict[str, Decimal] | None:
     return marks
 
 
+_SEEN_MAX = 16_384  # texts remembered per rubric: every mark from 0 to 100 on a 0.01 step, and more
+
+
 def _bare_parts(spec: _Spec, raw: Any) -> tuple[Mapping[str, Decimal], Decimal, bool] | None:
     """(scores, total, itemised) of the sheet `validate_total` gives for a plainly valid total
-    and no penalties, flags or inputs; None when not plainly valid."""
+    and no penalties, flags or inputs; None when not plainly valid.
+
+    A one-criterion rubric's answer for a text depends on the text alone (exact parsing and
+    the EXACT context), so it is remembered: a stage's 50,000 marks are some 10,000 texts.
+    (A total's reach above the lowest total is checked in the caller's decimal context, as
+    `_check_total` checks it, so those are not remembered.) The scores mapping is read-only
+    and the total a Decimal: sheets may share them."""
+    if type(raw) is str:
+        hit = spec.seen.get(raw)
+        if hit is not None:
+            return hit
     value = _quick_value(spec, raw)
     if value is None:
         return None
-    if len(spec.marks) == 1:  # validate_sheet of {criterion: total}
-        cid, _, _, _, weight = spec.marks[0]
-        return MappingProxyType({cid: value}), EXACT.add(Decimal(0), EXACT.multiply(weight, value)), True
-    return _EMPTY, value, False
+    if len(spec.marks) > 1:
+        return _EMPTY, value, False
+    cid, _, _, _, weight = spec.marks[0]  # validate_sheet of {criterion: total}
+    parts = MappingProxyType({cid: value}), EXACT.add(Decimal(0), EXACT.multiply(weight, value)), True
+    if type(raw) is str and len(spec.seen) < _SEEN_MAX:
+        spec.seen[raw] = parts
+    return parts
 
 
 def _bare_sheet(rubric: Rubric, scores: Mapping[str, Decimal], total: Decimal, itemised: bool, comment: str | None) -> Sheet:

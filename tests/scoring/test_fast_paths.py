@@ -12,6 +12,8 @@ held here to its reference on tables of cases and on random inputs:
   rule of the rubric;
 - `rank_stage` against the per-entry composition: `_full_result` of every entry, the stage
   model, and ranking as it was written before the quick paths (`reference_rank` below);
+- `csvio.read_scores`, which validates bare totals as one column, against reading sheet by
+  sheet;
 - the exact-number helpers against their earlier code, and `fast_new` / `fast_replace`
   against the dataclass constructor and `dataclasses.replace`.
 
@@ -34,10 +36,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scoring import aggregate, csvio, ranking, sheets
+from scoring import aggregate, csvio, ranking
 from scoring.aggregate import (
     AppliedPenalty, Aggregated, CriterionResult, EntryResult, JudgeMark, _full_result, entry_result, entry_results,
-    restate, round_to, to_decimal,
+    round_to, to_decimal,
 )
 from scoring.ranking import Ranked, rank, rank_stage
 from scoring.rubric import load_rubric, load_rubric_text
