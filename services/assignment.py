@@ -220,6 +220,16 @@ def _record(session, stage: Stage, kind: str, seed: int, status: str, parameters
     return run
 
 
+def _record_infeasible(session, stage: Stage, kind: str, seed: int, parameters: dict, user, t0: float,
+                       reasons, judge_labels, entry_labels, **counts) -> AssignmentRun:
+    """Record a run that could not be solved (nothing else changes) with its reasons, and commit."""
+    summary = {**counts, "reasons": _reason_rows(reasons, judge_labels, entry_labels),
+               "seconds": round(time.perf_counter() - t0, 2)}
+    run = _record(session, stage, kind, seed, "infeasible", parameters, summary, user)
+    session.commit()
+    return run
+
+
 def _resolve_flags(session, stage: Stage, entry_ids: Iterable[int]) -> int:
     ids = set(entry_ids)
     n = 0
@@ -352,12 +362,8 @@ def run_panels(session, stage: Stage, *, seed: int | None = None, size: int = 7,
                   "locks": len(locks)}
 
     def infeasible(reasons):
-        summary = {"panels": len(slots), "entries": len(entries),
-                   "reasons": _reason_rows(reasons, judge_labels, entry_labels),
-                   "seconds": round(time.perf_counter() - t0, 2)}
-        run = _record(session, stage, "panels", seed, "infeasible", parameters, summary, user)
-        session.commit()
-        return run
+        return _record_infeasible(session, stage, "panels", seed, parameters, user, t0, reasons,
+                                  judge_labels, entry_labels, panels=len(slots), entries=len(entries))
 
     if not entries:
         return infeasible([Reason("no_entries", "capacity", None, "本轮次没有有效的参赛作品：无法组建评审组",
@@ -503,12 +509,8 @@ def run_reviews(session, stage: Stage, *, per_entry: int = 5, min_load: int | No
                   "locks": len(locks), "pool": "given" if judge_ids is not None else "stage"}
 
     def infeasible(reasons):
-        summary = {"entries": len(entry_ids), "judges": len(pool),
-                   "reasons": _reason_rows(reasons, judge_labels, entry_labels),
-                   "seconds": round(time.perf_counter() - t0, 2)}
-        run = _record(session, stage, "reviews", seed, "infeasible", parameters, summary, user)
-        session.commit()
-        return run
+        return _record_infeasible(session, stage, "reviews", seed, parameters, user, t0, reasons,
+                                  judge_labels, entry_labels, entries=len(entry_ids), judges=len(pool))
 
     if not entry_ids:
         return infeasible([Reason("no_entries", "capacity", None, "本轮次没有有效的参赛作品：无法分配评审",
