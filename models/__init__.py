@@ -8,3 +8,5 @@ from models.entries import Entry  # noqa: F401
 from models.accounts import JudgeToken, Role, User, hash_token  # noqa: F401
 from models.imports import ImportBatch  # noqa: F401
 from models.assignment import Assignment, AssignmentRun, DrawRecord, ReassignmentFlag  # noqa: F401
+from models.scores import (EntryConfirmation, EntryScoreRecord, EventAction, ScoreEvent, ScoreSheet,  # noqa: F401
+                           SheetStatus)

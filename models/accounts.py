@@ -68,6 +68,8 @@ class JudgeToken(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    # The short PIN fallback (typed when the QR code cannot be scanned), stored hashed.
+    pin_hash: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = created_column()
 
     judge: Mapped["Judge"] = relationship()  # noqa: F821

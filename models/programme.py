@@ -5,7 +5,7 @@ import enum
 from datetime import date, datetime
 from typing import Optional
 
-from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, Date, DateTime, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
@@ -82,6 +82,8 @@ class Stage(db.Model):
     by_division: Mapped[bool] = mapped_column(Boolean, default=False)  # run per 分赛区
     starts_on: Mapped[Optional[date]] = mapped_column(Date)
     ends_on: Mapped[Optional[date]] = mapped_column(Date)
+    # Scoring closed by the organiser: every sheet write is refused (HTTP 409) until reopened.
+    scoring_closed_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
 
     programme: Mapped[Programme] = relationship(back_populates="stages")
     stage_categories: Mapped[list["StageCategory"]] = relationship(
