@@ -89,9 +89,11 @@ def create_app(config: dict | None = None) -> Flask:
 
     from blueprints.admin import bp as admin_bp
     from blueprints.auth import bp as auth_bp
+    from blueprints.api import bp as api_bp
     from blueprints.judge import bp as judge_bp
     app.register_blueprint(auth_bp)
     app.register_blueprint(judge_bp)
+    app.register_blueprint(api_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
 
     @app.get("/")
@@ -128,6 +130,10 @@ def role_label(role) -> str:
     return labels.get(str(role), str(role))
 
 
+API_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+             405: "method_not_allowed", 413: "too_large", 500: "server_error"}
+
+
 def _register_error_pages(app: Flask) -> None:
     """Every error a user can cause gets a page in their language, never a stack trace."""
     from flask import jsonify, render_template
@@ -136,7 +142,7 @@ def _register_error_pages(app: Flask) -> None:
 
     def page(code: int, message: str):
         if request.path.startswith("/api/"):
-            return jsonify({"error": message}), code
+            return jsonify({"error": {"code": API_CODES.get(code, "error"), "message": message}}), code
         return render_template("errors/error.html", code=code, message=message), code
 
     @app.errorhandler(CSRFError)
