@@ -10,3 +10,4 @@ _guard = require_roles(Role.organiser, read_roles=(Role.oversight,))
 bp.before_request(_guard.check)
 
 from blueprints.admin import assignment, views  # noqa: E402,F401
+from blueprints.admin import tokens  # noqa: E402,F401

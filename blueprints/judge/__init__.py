@@ -4,3 +4,4 @@ from flask import Blueprint
 bp = Blueprint("judge", __name__)
 
 from blueprints.judge import views  # noqa: E402,F401
+from blueprints.judge import pin  # noqa: E402,F401
