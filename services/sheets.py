@@ -357,14 +357,22 @@ def put_sheet(session, judge: Judge, stage: Stage, entry_id: int, payload: Any, 
     entry = check_door(session, judge, stage, entry_id)
     rubric = stage_rubric(stage, entry.category_id)
     sheet = find_sheet(session, judge.id, entry.id)
-    if confirmation_of(session, entry.id) is not None:
-        raise SheetError(409, "locked", "该作品已确认统分，评分表已锁定", sheet=sheet)
-    if sheet is not None and sheet.status != SheetStatus.draft:
-        raise SheetError(409, "locked", "评分表已提交，如需修改请联系评委组长退回", sheet=sheet)
+    refusal = None
     current = sheet.version if sheet is not None else 0
-    if data.base_version is not None and data.base_version != current:
-        raise SheetError(409, "stale", "服务器上的评分表已有更新（可能被评委组长退回或在其他设备修改），"
-                                       "请核对后再保存", sheet=sheet)
+    if confirmation_of(session, entry.id) is not None:
+        refusal = SheetError(409, "locked", "该作品已确认统分，评分表已锁定", sheet=sheet)
+    elif sheet is not None and sheet.status != SheetStatus.draft:
+        refusal = SheetError(409, "locked", "评分表已提交，如需修改请联系评委组长退回", sheet=sheet)
+    elif data.base_version is not None and data.base_version != current:
+        refusal = SheetError(409, "stale", "服务器上的评分表已有更新（可能被评委组长退回或在其他设备修改），"
+                                           "请核对后再保存", sheet=sheet)
+    if refusal is not None:
+        # A copy of this very request may have committed since the replay check above (a
+        # retry racing its original): then this is a replay, not a conflict.
+        done = _replay(session, judge.id, data.client_request_id, entry_id)
+        if done is not None:
+            return done
+        raise refusal
     marks, total, pen, inp, flags = _validated(rubric, data)
     now = utcnow()
     old = _snapshot(sheet)
