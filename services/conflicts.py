@@ -23,13 +23,22 @@ def expertise_set(text: str | None) -> frozenset[str]:
     return frozenset(t for t in _SPLIT.split(text or "") if t)
 
 
-def _lineage(session, stage: Stage) -> dict[int, frozenset[int]]:
-    """entry id -> ids of the same project in earlier rounds (following source_entry_id)."""
-    rows = session.execute(select(Entry.id, Entry.source_entry_id).join(Stage)
-                           .where(Stage.programme_id == stage.programme_id)).all()
-    parent = dict(rows)
+def _lineage(session, stage: Stage, entry_ids=None) -> dict[int, frozenset[int]]:
+    """entry id -> ids of the same project in earlier rounds (following source_entry_id).
+    With `entry_ids`, only those entries' chains are walked (one query per round back)."""
+    if entry_ids is None:
+        rows = session.execute(select(Entry.id, Entry.source_entry_id).join(Stage)
+                               .where(Stage.programme_id == stage.programme_id)).all()
+        parent = dict(rows)
+        wanted = [eid for eid, _ in rows]
+    else:
+        parent, frontier, wanted = {}, set(entry_ids), list(entry_ids)
+        while frontier:
+            rows = session.execute(select(Entry.id, Entry.source_entry_id).where(Entry.id.in_(frontier))).all()
+            parent.update(rows)
+            frontier = {src for _, src in rows if src is not None and src not in parent}
     out: dict[int, frozenset[int]] = {}
-    for eid, _ in rows:
+    for eid in wanted:
         chain, cur, seen = [], parent.get(eid), set()
         while cur is not None and cur not in seen:
             seen.add(cur)
@@ -39,20 +48,28 @@ def _lineage(session, stage: Stage) -> dict[int, frozenset[int]]:
     return out
 
 
-def _history(session, stage: Stage) -> list[tuple[int, int]]:
+def _history(session, stage: Stage, judge_ids=None, earlier_entries=None) -> list[tuple[int, int]]:
     """(judge, entry) pairs judged in earlier stages: explicit assignments and the entries in
-    the scope of every panel the judge sat on."""
+    the scope of every panel the judge sat on. `judge_ids` / `earlier_entries` narrow it to
+    some judges and to the earlier-round entries that matter (a pair check at the score door)."""
     earlier = [s.id for s in stage.programme.stages if s.seq < stage.seq]
-    if not earlier:
+    if not earlier or (earlier_entries is not None and not earlier_entries):
         return []
-    pairs = set(session.execute(select(Assignment.judge_id, Assignment.entry_id)
-                                .where(Assignment.stage_id.in_(earlier))).all())
-    panels = session.execute(
-        select(PanelMember.judge_id, Panel.stage_id, Panel.category_id, Panel.division_id)
-        .join(Panel, PanelMember.panel_id == Panel.id).where(Panel.stage_id.in_(earlier))).all()
+    a_query = select(Assignment.judge_id, Assignment.entry_id).where(Assignment.stage_id.in_(earlier))
+    p_query = (select(PanelMember.judge_id, Panel.stage_id, Panel.category_id, Panel.division_id)
+               .join(Panel, PanelMember.panel_id == Panel.id).where(Panel.stage_id.in_(earlier)))
+    e_query = (select(Entry.id, Entry.stage_id, Entry.category_id, Entry.division_id)
+               .where(Entry.stage_id.in_(earlier)))
+    if judge_ids is not None:
+        a_query = a_query.where(Assignment.judge_id.in_(judge_ids))
+        p_query = p_query.where(PanelMember.judge_id.in_(judge_ids))
+    if earlier_entries is not None:
+        a_query = a_query.where(Assignment.entry_id.in_(earlier_entries))
+        e_query = e_query.where(Entry.id.in_(earlier_entries))
+    pairs = set(session.execute(a_query).all())
+    panels = session.execute(p_query).all()
     if panels:
-        entries = session.execute(select(Entry.id, Entry.stage_id, Entry.category_id, Entry.division_id)
-                                  .where(Entry.stage_id.in_(earlier))).all()
+        entries = session.execute(e_query).all()
         for judge_id, st, cat, div in panels:
             for eid, est, ecat, ediv in entries:
                 if est == st and (cat is None or cat == ecat) and (div is None or div == ediv):
@@ -60,42 +77,73 @@ def _history(session, stage: Stage) -> list[tuple[int, int]]:
     return sorted(pairs)
 
 
-def stage_conflict_index(session, stage: Stage) -> ConflictIndex:
-    """Every judge of the programme against every active entry of the stage."""
+def stage_conflict_index(session, stage: Stage, *, judge_ids=None, entry_ids=None) -> ConflictIndex:
+    """Every judge of the programme against every active entry of the stage, or only the given
+    judges and entries: the score door checks one pair per request and must not load a
+    national stage's thousands of pairs to do it. Both forms judge a pair identically."""
+    judge_q = select(Judge).where(Judge.programme_id == stage.programme_id)
+    if judge_ids is not None:
+        judge_q = judge_q.where(Judge.id.in_(list(judge_ids)))
+    judge_rows = list(session.scalars(judge_q))
+    entry_q = (select(Entry.id, Entry.unit_id, Entry.province_id, Entry.division_id, Entry.category_id, Entry.team_id)
+               .where(Entry.stage_id == stage.id, Entry.status == "active"))
+    if entry_ids is not None:
+        entry_q = entry_q.where(Entry.id.in_(list(entry_ids)))
+    entry_rows = session.execute(entry_q).all()
+    chosen = None if entry_ids is None else [r[0] for r in entry_rows]
+    lineage = _lineage(session, stage, chosen)
+    codes = dict(session.execute(select(Category.id, Category.code)
+                                 .where(Category.programme_id == stage.programme_id)).all())
+    team_q = (select(TeamMember.team_id, Person.unit_id).join(Person, TeamMember.person_id == Person.id)
+              .join(Entry, Entry.team_id == TeamMember.team_id).where(Entry.stage_id == stage.id))
+    if entry_ids is not None:
+        team_q = team_q.where(Entry.id.in_(chosen))
+    team_units: dict[int, set] = {}
+    for team_id, unit_id in session.execute(team_q):
+        if unit_id is not None:
+            team_units.setdefault(team_id, set()).add(("unit", unit_id))
+    rel_q = select(DeclaredRelation).join(Judge).where(Judge.programme_id == stage.programme_id)
+    if judge_ids is not None:
+        rel_q = rel_q.where(DeclaredRelation.judge_id.in_(list(judge_ids)))
+    rels = session.scalars(rel_q).all()
+
+    # Names only for what a message can mention (all of them for the whole stage).
+    if judge_ids is None and entry_ids is None:
+        unit_ids = province_ids = None
+    else:
+        unit_ids = {j.unit_id for j in judge_rows} | {r[1] for r in entry_rows} \
+            | {u for units in team_units.values() for _, u in units} | {r.unit_id for r in rels if r.unit_id}
+        province_ids = {j.province_id for j in judge_rows} | {r[2] for r in entry_rows}
     names: dict = {}
-    names.update({("unit", i): n for i, n in session.execute(select(Unit.id, Unit.name))})
-    names.update({("province", i): n for i, n in session.execute(select(Province.id, Province.short_name))})
+    unit_q = select(Unit.id, Unit.name)
+    prov_q = select(Province.id, Province.short_name)
+    if unit_ids is not None:
+        unit_q = unit_q.where(Unit.id.in_(unit_ids))
+        prov_q = prov_q.where(Province.id.in_(province_ids))
+    names.update({("unit", i): n for i, n in session.execute(unit_q)})
+    names.update({("province", i): n for i, n in session.execute(prov_q)})
     names.update({("division", i): n for i, n in session.execute(
         select(Division.id, Division.name).where(Division.programme_id == stage.programme_id))})
     judges = [
         CJudge(id=j.id, unit=("unit", j.unit_id), province=("province", j.province_id),
                division=None, expertise=expertise_set(j.expertise), is_school_teacher=j.is_school_teacher,
                can_chair=not j.is_school_teacher)
-        for j in session.scalars(select(Judge).where(Judge.programme_id == stage.programme_id))
+        for j in judge_rows
     ]
-    lineage = _lineage(session, stage)
-    codes = dict(session.execute(select(Category.id, Category.code)
-                                 .where(Category.programme_id == stage.programme_id)).all())
-    team_units: dict[int, set] = {}
-    for team_id, unit_id in session.execute(
-            select(TeamMember.team_id, Person.unit_id).join(Person, TeamMember.person_id == Person.id)
-            .join(Entry, Entry.team_id == TeamMember.team_id).where(Entry.stage_id == stage.id)):
-        if unit_id is not None:
-            team_units.setdefault(team_id, set()).add(("unit", unit_id))
     entries = [
         CEntry(id=eid, unit=("unit", unit_id), province=("province", province_id),
                division=("division", division_id) if division_id else None, category=codes[category_id],
                member_units=frozenset(team_units.get(team_id, ())), lineage=lineage.get(eid, frozenset()))
-        for eid, unit_id, province_id, division_id, category_id, team_id in session.execute(
-            select(Entry.id, Entry.unit_id, Entry.province_id, Entry.division_id, Entry.category_id, Entry.team_id)
-            .where(Entry.stage_id == stage.id, Entry.status == "active"))
+        for eid, unit_id, province_id, division_id, category_id, team_id in entry_rows
     ]
-    rels = session.scalars(select(DeclaredRelation).join(Judge)
-                           .where(Judge.programme_id == stage.programme_id)).all()
     declared = [(r.judge_id, r.entry_id, r.kind.value, r.note or "") for r in rels if r.entry_id is not None]
     declared_units = [(r.judge_id, ("unit", r.unit_id), r.kind.value)
                       for r in rels if r.unit_id is not None]
     rules = ConflictRules(avoid_province=stage.avoid_province, avoid_division=False,
                           history=stage.history_conflict.value)
-    return ConflictIndex.build(judges, entries, declared, declared_units, _history(session, stage), rules,
-                               names=names)
+    if entry_ids is None:
+        history = _history(session, stage, judge_ids)
+    else:
+        earlier = set().union(*lineage.values()) if lineage else set()
+        history = _history(session, stage, judge_ids, earlier)
+    return ConflictIndex.build(judges, entries, declared, declared_units, history, rules, names=names)

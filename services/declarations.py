@@ -172,7 +172,7 @@ def can_score(session, judge_id: int, entry_id: int, stage: Stage, *,
     if not ok:
         return ScoreCheck(False, why)
     if index is None:
-        index = stage_conflict_index(session, stage)
+        index = stage_conflict_index(session, stage, judge_ids=[judge_id], entry_ids=[entry_id])
     conflict = index.conflict(judge_id, entry_id)
     if conflict is not None and conflict.hard:
         return ScoreCheck(False, f"回避：{conflict.message}")

@@ -416,7 +416,7 @@ def judge_overview(session, judge: Judge, stage: Stage) -> dict[str, Any]:
     """The judge's entries in running order with rubric, state and recusal; the count done.
     Entries the judge may not score (回避, withdrawn) are listed with the reason and not counted."""
     entries = decl.judge_entries(session, judge.id, stage)
-    index = stage_conflict_index(session, stage)
+    index = stage_conflict_index(session, stage, judge_ids=[judge.id], entry_ids=[e.id for e in entries])
     cards = {c.id: c for c in decl.entry_cards(entries, stage, index, judge.id, purpose="home")}
     ids = [e.id for e in entries]
     sheets = {s.entry_id: s for s in session.scalars(
@@ -494,8 +494,6 @@ def reopen(session, sheet: ScoreSheet, actor: Actor, reason: str) -> ScoreSheet:
 def expected_judges(session, entry: Entry, stage: Stage, index=None) -> list[Judge]:
     """The judges whose sheets the entry's result waits for: assigned reviewers (review design)
     or the members of the panels covering the entry (live round), less hard conflicts."""
-    if index is None:
-        index = stage_conflict_index(session, stage)
     if decl.stage_uses_assignments(session, stage):
         from models import Assignment
         judges = list(session.scalars(select(Judge).join(Assignment, Assignment.judge_id == Judge.id)
@@ -507,6 +505,8 @@ def expected_judges(session, entry: Entry, stage: Stage, index=None) -> list[Jud
         ids = {j for j, c, d in rows if (c is None or c == entry.category_id)
                and (d is None or d == entry.division_id)}
         judges = list(session.scalars(select(Judge).where(Judge.id.in_(ids)))) if ids else []
+    if index is None:
+        index = stage_conflict_index(session, stage, judge_ids=[j.id for j in judges], entry_ids=[entry.id])
     out = [j for j in judges if not (entry.id in index.entries and index.is_hard(j.id, entry.id))]
     return sorted(out, key=lambda j: j.external_id)
 
