@@ -1,4 +1,4 @@
-"""Judge views: token login from the judge card, the 回避声明, the judge's entries.
+"""Judge views: token login from the judge card, the 回避声明, the scoring screen.
 
 Thin on purpose: every view re-validates the judge's token (revocation and expiry act on the
 next request), calls `services.declarations`, commits once and redirects (Post/Redirect/Get).
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import wraps
 
-from flask import g, redirect, render_template, request, session, url_for
+from flask import current_app, g, redirect, render_template, request, send_from_directory, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -22,6 +22,7 @@ from blueprints.judge import bp
 from extensions import db
 from models import DeclaredRelation, Judge, JudgeToken, ReassignmentFlag, RelationKind, Stage
 from services import declarations as decl
+from services import sheets as sheet_svc
 from services.conflicts import stage_conflict_index
 from services.judge_access import SESSION_KEY, TokenProblem, check_token, check_token_id
 
@@ -93,7 +94,10 @@ def judge_required(*, declared: bool = True):
 
 @bp.after_request
 def _no_store(resp):
-    """Judge pages are personal and tablets are shared: never cached, never a Referer."""
+    """Judge pages are personal and tablets are shared: never cached by HTTP, never a Referer.
+    (The scoring screen's service worker keeps its own offline copy; logout clears it.)"""
+    if request.endpoint == "judge.service_worker":
+        return resp
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["Referrer-Policy"] = "no-referrer"
     return resp
@@ -146,13 +150,96 @@ def _by_category(cards):
 @bp.get("/judge/")
 @judge_required()
 def home():
+    """The scoring screen: the judge's entries in running order with their state, rendered
+    here so the list reads without JavaScript; static/js/judge.js then loads the same data
+    from the JSON API (`/api/v1/me/entries`), builds the rubric forms and keeps the outbox."""
     js = g.judge_session
-    entries = decl.judge_entries(db.session, js.judge.id, js.stage)
-    index = stage_conflict_index(db.session, js.stage)
-    cards = decl.entry_cards(entries, js.stage, index, js.judge.id, purpose="home")
-    recused = sum(1 for c in cards if c.recusal)
-    return render_template("judge/home.html", groups=_by_category(cards), total=len(cards), recused=recused,
-                           declared_none=request.args.get("declared") == "none")
+    overview = sheet_svc.judge_overview(db.session, js.judge, js.stage)
+    entries = overview["entries"]
+    recused = sum(1 for e in entries if e["recusal"])
+    groups: list[tuple[str, list]] = []
+    for e in entries:
+        if not groups or groups[-1][0] != e["category"]["name"]:
+            groups.append((e["category"]["name"], []))
+        groups[-1][1].append(e)
+    return render_template("judge/home.html", overview=overview, groups=groups, total=len(entries),
+                           recused=recused, declared_none=request.args.get("declared") == "none",
+                           i18n=_screen_strings(),
+                           scope=f"{js.judge.id}-{js.stage.id}")
+
+
+#: Where the service worker lives: its default scope is /judge/, which covers every judge page.
+SW_FILE = "judge-sw.js"
+
+
+@bp.get("/judge/sw.js")
+def service_worker():
+    """The scoring screen's service worker (static/judge-sw.js), served from /judge/ so that
+    its scope covers the judge pages. Not personal: no session needed. `no-cache` makes the
+    browser revalidate it on every update check, so a new version reaches the tablets."""
+    resp = send_from_directory(current_app.static_folder, SW_FILE, mimetype="text/javascript",
+                               max_age=0, conditional=True)
+    resp.headers["Service-Worker-Allowed"] = "/judge/"
+    resp.headers["Cache-Control"] = "no-cache"
+    resp.headers["Referrer-Policy"] = "no-referrer"
+    return resp
+
+
+def _screen_strings() -> dict[str, str]:
+    """Every text static/js/judge.js shows, translated here (the JS has no catalogue).
+    `{name}` marks are filled in by the script."""
+    return {
+        "status_todo": _("待评"), "status_draft": _("草稿"), "status_submitted": _("已提交"),
+        "status_locked": _("已锁定"), "status_recused": _("回避"), "status_withdrawn": _("已退赛"),
+        "current": _("当前"), "done_count": _("已完成 %(done)s / %(total)s", done="{done}", total="{total}"),
+        "online": _("在线"), "offline": _("离线"), "unsent": _("未发送 %(n)s 份", n="{n}"),
+        "all_sent": _("全部已发送"),
+        "queued": _("已保存在本设备（未发送）"), "sending": _("正在发送…"), "sent": _("已发送"),
+        "pick": _("请在列表中选择作品开始评分。"),
+        "draw": _("抽签号"), "code": _("匿名编号"), "max": _("满分 %(n)s", n="{n}"),
+        "step": _("每档 %(n)s 分", n="{n}"), "minus": _("减 %(n)s 分", n="{n}"), "plus": _("加 %(n)s 分", n="{n}"),
+        "descriptors": _("评分标准"), "total": _("合计"), "of_max": _("满分 %(n)s", n="{n}"),
+        "comment": _("评语"), "comment_hint": _("可选，最多 2000 字"),
+        "save": _("暂存"), "submit": _("提交"), "cancel": _("取消"), "confirm_submit": _("确认提交"),
+        "confirm_title": _("确认提交评分"),
+        "confirm_text": _("提交后不能再修改；如需修改，须由评委组长退回。"),
+        "confirm_total": _("本作品合计：%(t)s 分", t="{t}"),
+        "missing": _("还有 %(n)s 项未评分：%(names)s", n="{n}", names="{names}"),
+        "bad_value": _("请输入 %(min)s～%(max)s 之间、以 %(step)s 为单位的分数", min="{min}", max="{max}",
+                       step="{step}"),
+        "readonly_submitted": _("评分表已提交，只读。只有评委组长可以退回修改，如需修改请联系评委组长。"),
+        "readonly_locked": _("该作品已确认统分，评分表已锁定。"),
+        "reopened": _("评委组长已退回此评分表，原因：%(r)s", r="{r}"),
+        "recused_note": _("您须回避此作品，不参与评分。"),
+        "withdrawn_note": _("该作品已退赛，无需评分。"),
+        "rubric_problem": _("本作品暂不能评分：%(r)s", r="{r}"),
+        "stage_closed": _("本阶段评分已结束，不能再提交或修改评分。"),
+        "penalties": _("扣分与超时（本人记录，供评委组长参考）"),
+        "penalties_hint": _("作品的最终扣分以评委组长或计时员的记录为准。"),
+        "deduction": _("%(t)s（每次 %(p)s 分）", t="{t}", p="{p}"),
+        "duration": _("用时（秒），超过 %(limit)s 秒每 %(per)s 秒扣 %(pts)s 分", limit="{limit}", per="{per}",
+                      pts="{pts}"),
+        "flags": _("取消资格事项"),
+        "saved_local": _("已保存在本设备，网络恢复后自动发送。"),
+        "saved_sent": _("已保存并发送。"), "submitted_sent": _("已提交。"),
+        "stale_title": _("服务器上的评分表已有更新"),
+        "stale_text": _("评委组长退回了此评分表，或您在其他设备上修改过。按规则以服务器上的版本为准；"
+                        "您在本设备上的评分已保留，可以重新应用或放弃。"),
+        "server_total": _("服务器版本合计：%(t)s", t="{t}"), "local_total": _("本设备版本合计：%(t)s", t="{t}"),
+        "none_total": _("（未评分）"),
+        "reapply": _("重新应用本设备评分"), "discard": _("放弃本设备评分"),
+        "reapplied": _("已填入本设备的评分，请核对后暂存或提交。"),
+        "rejected_title": _("评分未被接受"),
+        "rejected_locked": _("服务器上的评分表已提交或已锁定，本设备的修改未被接受。"),
+        "kept_local": _("本设备上的评分已保留，供您核对。"),
+        "retry_later": _("发送失败，将自动重试。"),
+        "auth_problem": _("评委身份无法确认（链接可能已过期或被停用）。评分仍保存在本设备，请联系组织方。"),
+        "offline_cached": _("当前离线：显示的是本设备上次保存的作品列表。"),
+        "load_failed": _("无法读取作品列表，请检查网络后刷新。"),
+        "logout_unsent": _("还有 %(n)s 份评分未发送。退出后它们仍保存在本设备，下次用同一评委卡进入时自动发送。确定退出？",
+                           n="{n}"),
+        "field_error": _("此项有误"),
+    }
 
 
 def _my_relations(judge: Judge) -> list[DeclaredRelation]:

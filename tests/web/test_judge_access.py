@@ -270,7 +270,7 @@ def test_home_lists_the_panel_entries_in_running_order_with_recusals(client, wor
     assert resp.status_code == 200
     assert "张评委" in body and "分赛区选拔" in body
     assert "共 4 件，回避 1 件" in body
-    assert "评分将在比赛开始后开放" in body
+    assert "已完成 0 / 3" in body                 # the recused entry is not counted
     rows = _rows(body)
     assert list(rows) == [str(world.e_own.id), str(world.e_student.id), str(world.e_plain.id), str(world.e_yn.id)]
     own = rows[str(world.e_own.id)]
