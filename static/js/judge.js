@@ -149,7 +149,10 @@ const outbox = new Outbox({
       renderSheet();
     }
   },
-  onNetwork: (reached) => { setOnline(reached && navigator.onLine); },
+  onNetwork: (reached, status) => {
+    setOnline(reached && navigator.onLine);
+    showAppMessage(status === 401 ? t("auth_problem") : null);
+  },
 });
 
 function applyServerSheet(entryId, sheet) {
@@ -214,8 +217,17 @@ function badge(e) {
   return el("span", { class: `badge ${s}`, text: t(`status_${s}`) });
 }
 
+/** The entry to score next: the first scorable one not yet submitted, in running order. */
+function currentId() {
+  for (const e of state.entries.values()) {
+    if (e.scorable && ["todo", "draft"].includes(effectiveStatus(e))) return e.id;
+  }
+  return null;
+}
+
 function renderList() {
   if (!state.overview) return;
+  const current = currentId();
   const list = document.getElementById("entry-list");
   const groups = [];
   for (const e of state.entries.values()) {
@@ -227,11 +239,11 @@ function renderList() {
     el("ol", { class: "jlist" }, g.items.map((e) => {
       const ls = localState(e);
       const cls = ["jentry", e.recusal ? "recused" : "", e.withdrawn ? "withdrawn" : "",
-                   e.id === state.overview.current ? "current" : "", e.id === state.selected ? "selected" : ""]
+                   e.id === current ? "current" : "", e.id === state.selected ? "selected" : ""]
         .filter(Boolean).join(" ");
       return el("li", { class: cls, "data-entry": e.id, "data-status": effectiveStatus(e) },
         el("button", { type: "button", class: "jpick", "aria-current": e.id === state.selected ? "true" : null,
-                       onclick: () => select(e.id) },
+                       onclick: () => select(e.id, { scroll: true }) },
           el("span", { class: "draw", title: t("draw"), text: e.draw_number ?? "—" }),
           el("span", { class: "jentry-body" },
             e.code ? el("span", { class: "code", text: e.code }) : null,
@@ -242,7 +254,7 @@ function renderList() {
             ls ? el("span", { class: `jlocal ${ls.cls}`, text: ls.text }) : null),
           el("span", { class: "jentry-side" },
             badge(e),
-            e.id === state.overview.current ? el("span", { class: "jcurrent", text: t("current") }) : null)));
+            e.id === current ? el("span", { class: "jcurrent", text: t("current") }) : null)));
     })))));
 }
 
@@ -271,7 +283,7 @@ async function loadSheet(entryId) {
   }
 }
 
-async function select(entryId) {
+async function select(entryId, { scroll = false } = {}) {
   if (state.form && state.form.entryId !== entryId) await autosave();
   state.selected = entryId;
   state.form = null;
@@ -283,7 +295,7 @@ async function select(entryId) {
   renderSheet();
   renderList();
   const pane = document.getElementById("pane");
-  if (window.matchMedia("(max-width: 820px)").matches) pane.scrollIntoView({ block: "start" });
+  if (scroll && window.matchMedia("(max-width: 820px)").matches) pane.scrollIntoView({ block: "start" });
 }
 
 /** Leaving a sheet with unsaved, valid changes keeps them as a draft. */
@@ -559,13 +571,12 @@ async function onSave(e, status) {
     const ok = await confirmSubmit(e, totalOf(rubricOf(e).criteria, body.scores));
     if (!ok) return;
   }
-  state.message = { cls: "ok", text: status === "submitted" ? t("submitted_sent") : t("saved_sent") };
+  // what happened to the save is shown live by the sheet's state line (queued / sending / sent)
+  state.message = null;
+  const old = document.getElementById("sheet-message");
+  if (old) old.remove();
   await save(e, body);
-  if (outbox.latestFor(e.id)) state.message = { cls: "info", text: t("saved_local") };
-  if (state.selected === e.id) {
-    if (status === "submitted") renderSheet();
-    else flash(state.message.cls, state.message.text);
-  }
+  if (state.selected === e.id && status === "submitted") renderSheet();
 }
 
 function confirmSubmit(e, total) {
