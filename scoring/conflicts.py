@@ -279,7 +279,7 @@ class ConflictIndex:
             rules=rules,
             judges=judge_map,
             entries=entry_map,
-            _names=dict(names or {}),
+            _names=names if names is not None else {},   # may load lazily
             _entry_units=entry_units,
             _declared=declared_map,
             _declared_units={k: dict(v) for k, v in unit_map.items()},

@@ -6,6 +6,7 @@ the doors where scores come in, so a conflict is judged the same way everywhere.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from sqlalchemy import select
 
@@ -77,53 +78,80 @@ def _history(session, stage: Stage, judge_ids=None, earlier_entries=None) -> lis
     return sorted(pairs)
 
 
+class _Names(Mapping):
+    """Unit, province and division names for conflict messages, loaded on first use: a pair
+    check at the score door usually finds no conflict and never needs a name."""
+
+    def __init__(self, session, programme_id: int, unit_ids=None, province_ids=None):
+        self._args = (session, programme_id, unit_ids, province_ids)
+        self._data: dict | None = None
+
+    def _load(self) -> dict:
+        if self._data is None:
+            session, programme_id, unit_ids, province_ids = self._args
+            unit_q, prov_q = select(Unit.id, Unit.name), select(Province.id, Province.short_name)
+            if unit_ids is not None:
+                unit_q = unit_q.where(Unit.id.in_(unit_ids))
+                prov_q = prov_q.where(Province.id.in_(province_ids))
+            data: dict = {("unit", i): n for i, n in session.execute(unit_q)}
+            data.update({("province", i): n for i, n in session.execute(prov_q)})
+            data.update({("division", i): n for i, n in session.execute(
+                select(Division.id, Division.name).where(Division.programme_id == programme_id))})
+            self._data = data
+        return self._data
+
+    def __getitem__(self, key):
+        return self._load()[key]
+
+    def __iter__(self):
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+
 def stage_conflict_index(session, stage: Stage, *, judge_ids=None, entry_ids=None) -> ConflictIndex:
     """Every judge of the programme against every active entry of the stage, or only the given
     judges and entries: the score door checks one pair per request and must not load a
-    national stage's thousands of pairs to do it. Both forms judge a pair identically."""
+    national stage's thousands of pairs to do it. Both forms judge a pair identically
+    (tests/web/test_conflict_scope.py compares them pair by pair)."""
     judge_q = select(Judge).where(Judge.programme_id == stage.programme_id)
     if judge_ids is not None:
         judge_q = judge_q.where(Judge.id.in_(list(judge_ids)))
     judge_rows = list(session.scalars(judge_q))
-    entry_q = (select(Entry.id, Entry.unit_id, Entry.province_id, Entry.division_id, Entry.category_id, Entry.team_id)
+    entry_q = (select(Entry.id, Entry.unit_id, Entry.province_id, Entry.division_id, Category.code, Entry.team_id,
+                      Entry.source_entry_id)
+               .join(Category, Category.id == Entry.category_id)
                .where(Entry.stage_id == stage.id, Entry.status == "active"))
     if entry_ids is not None:
         entry_q = entry_q.where(Entry.id.in_(list(entry_ids)))
     entry_rows = session.execute(entry_q).all()
-    chosen = None if entry_ids is None else [r[0] for r in entry_rows]
-    lineage = _lineage(session, stage, chosen)
-    codes = dict(session.execute(select(Category.id, Category.code)
-                                 .where(Category.programme_id == stage.programme_id)).all())
-    team_q = (select(TeamMember.team_id, Person.unit_id).join(Person, TeamMember.person_id == Person.id)
-              .join(Entry, Entry.team_id == TeamMember.team_id).where(Entry.stage_id == stage.id))
-    if entry_ids is not None:
-        team_q = team_q.where(Entry.id.in_(chosen))
+    if entry_ids is None:
+        lineage = _lineage(session, stage)
+    else:   # walk back only from entries that have an earlier round
+        sourced = [r[0] for r in entry_rows if r[6] is not None]
+        lineage = _lineage(session, stage, sourced) if sourced else {}
+    team_ids = [r[5] for r in entry_rows if r[5] is not None]
     team_units: dict[int, set] = {}
-    for team_id, unit_id in session.execute(team_q):
-        if unit_id is not None:
-            team_units.setdefault(team_id, set()).add(("unit", unit_id))
+    if team_ids:
+        team_q = (select(TeamMember.team_id, Person.unit_id).join(Person, TeamMember.person_id == Person.id)
+                  .where(TeamMember.team_id.in_(team_ids) if entry_ids is not None else
+                         TeamMember.team_id.in_(select(Entry.team_id).where(Entry.stage_id == stage.id))))
+        for team_id, unit_id in session.execute(team_q):
+            if unit_id is not None:
+                team_units.setdefault(team_id, set()).add(("unit", unit_id))
     rel_q = select(DeclaredRelation).join(Judge).where(Judge.programme_id == stage.programme_id)
     if judge_ids is not None:
         rel_q = rel_q.where(DeclaredRelation.judge_id.in_(list(judge_ids)))
     rels = session.scalars(rel_q).all()
 
-    # Names only for what a message can mention (all of them for the whole stage).
     if judge_ids is None and entry_ids is None:
-        unit_ids = province_ids = None
+        names = _Names(session, stage.programme_id)
     else:
         unit_ids = {j.unit_id for j in judge_rows} | {r[1] for r in entry_rows} \
             | {u for units in team_units.values() for _, u in units} | {r.unit_id for r in rels if r.unit_id}
         province_ids = {j.province_id for j in judge_rows} | {r[2] for r in entry_rows}
-    names: dict = {}
-    unit_q = select(Unit.id, Unit.name)
-    prov_q = select(Province.id, Province.short_name)
-    if unit_ids is not None:
-        unit_q = unit_q.where(Unit.id.in_(unit_ids))
-        prov_q = prov_q.where(Province.id.in_(province_ids))
-    names.update({("unit", i): n for i, n in session.execute(unit_q)})
-    names.update({("province", i): n for i, n in session.execute(prov_q)})
-    names.update({("division", i): n for i, n in session.execute(
-        select(Division.id, Division.name).where(Division.programme_id == stage.programme_id))})
+        names = _Names(session, stage.programme_id, unit_ids, province_ids)
     judges = [
         CJudge(id=j.id, unit=("unit", j.unit_id), province=("province", j.province_id),
                division=None, expertise=expertise_set(j.expertise), is_school_teacher=j.is_school_teacher,
@@ -132,16 +160,18 @@ def stage_conflict_index(session, stage: Stage, *, judge_ids=None, entry_ids=Non
     ]
     entries = [
         CEntry(id=eid, unit=("unit", unit_id), province=("province", province_id),
-               division=("division", division_id) if division_id else None, category=codes[category_id],
+               division=("division", division_id) if division_id else None, category=code,
                member_units=frozenset(team_units.get(team_id, ())), lineage=lineage.get(eid, frozenset()))
-        for eid, unit_id, province_id, division_id, category_id, team_id in entry_rows
+        for eid, unit_id, province_id, division_id, code, team_id, _ in entry_rows
     ]
     declared = [(r.judge_id, r.entry_id, r.kind.value, r.note or "") for r in rels if r.entry_id is not None]
     declared_units = [(r.judge_id, ("unit", r.unit_id), r.kind.value)
                       for r in rels if r.unit_id is not None]
     rules = ConflictRules(avoid_province=stage.avoid_province, avoid_division=False,
                           history=stage.history_conflict.value)
-    if entry_ids is None:
+    if rules.history == "off":
+        history = []                   # ignored by the index anyway: spare the queries
+    elif entry_ids is None:
         history = _history(session, stage, judge_ids)
     else:
         earlier = set().union(*lineage.values()) if lineage else set()

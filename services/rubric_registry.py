@@ -5,10 +5,11 @@ machines serving the same checkout agree; nothing mutable lives in worker memory
 a parse cache that the files themselves invalidate."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import current_app
+from flask import current_app, has_app_context
 
 from scoring.rubric import Rubric, RubricError, check_rubric_dir
 
@@ -28,7 +29,12 @@ class RubricSet:
         return False, f"rubrics/{ref}.yaml not found"
 
 
-_cache: dict[str, tuple[tuple, RubricSet]] = {}
+_cache: dict[str, tuple[tuple, RubricSet, float]] = {}
+
+#: How long a worker trusts its parse of rubrics/ before it looks at the files again. Every
+#: score write needs the rubric; statting every file on every request costs more than the
+#: rest of the lookup. An edited rubric is seen within this many seconds (tests: at once).
+RECHECK_SECONDS = 2.0
 
 
 def _signature(root: Path) -> tuple:
@@ -46,13 +52,20 @@ def _ref_of(root: Path, file: str) -> str:
 
 def rubric_set(root: str | Path | None = None) -> RubricSet:
     root = Path(root or current_app.config["RUBRIC_DIR"])
-    sig = _signature(root)
     hit = _cache.get(str(root))
+    now = time.monotonic()
+    recheck = 0.0
+    if has_app_context() and not current_app.testing:
+        recheck = current_app.config.get("RUBRIC_RECHECK_SECONDS", RECHECK_SECONDS)
+    if hit and now - hit[2] < recheck:
+        return hit[1]
+    sig = _signature(root)
     if hit and hit[0] == sig:
+        _cache[str(root)] = (sig, hit[1], now)
         return hit[1]
     rubrics, errors = check_rubric_dir(root)
     rs = RubricSet(rubrics=rubrics, errors={_ref_of(root, e.file): e for e in errors})
-    _cache[str(root)] = (sig, rs)
+    _cache[str(root)] = (sig, rs, now)
     return rs
 
 

@@ -85,6 +85,7 @@ class PutOutcome:
     sheet: ScoreSheet
     created: bool = False
     replay: bool = False
+    confirmed: bool | None = None     # None: not known (a replay), look it up for the answer
 
 
 # -- rubrics ---------------------------------------------------------------------------------
@@ -395,7 +396,7 @@ def put_sheet(session, judge: Judge, stage: Stage, entry_id: int, payload: Any, 
     log_event(session, stage_id=stage.id, action=action, actor=actor, entry_id=entry.id, sheet=sheet,
               judge_id=judge.id, old=old, new=_snapshot(sheet), client_request_id=data.client_request_id)
     session.flush()
-    return PutOutcome(sheet, created=created)
+    return PutOutcome(sheet, created=created, confirmed=False)
 
 
 def replay_after_race(session, judge: Judge, entry_id: int, payload: Any) -> PutOutcome | None:

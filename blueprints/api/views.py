@@ -174,8 +174,13 @@ def put_sheet(c: Caller, entry_id: str):
     if err is not None:
         return err
     actor = _actor(c)
-    try:
+
+    def attempt():
         out = svc.put_sheet(db.session, c.judge, c.stage, eid, payload, actor)
+        return out, _answer(out, eid)    # serialised before the commit expires the row
+
+    try:
+        out, body = attempt()
         db.session.commit()
     except IntegrityError as exc:
         db.session.rollback()
@@ -183,9 +188,15 @@ def put_sheet(c: Caller, entry_id: str):
             raise
         out = svc.replay_after_race(db.session, c.judge, eid, payload)
         if out is None:      # two first saves of the same sheet raced: retry once, now an update
-            out = svc.put_sheet(db.session, c.judge, c.stage, eid, payload, actor)
+            out, body = attempt()
             db.session.commit()
-    confirmed = svc.confirmation_of(db.session, eid) is not None
+        else:
+            body = _answer(out, eid)
+    return jsonify(body), 201 if out.created else 200
+
+
+def _answer(out: svc.PutOutcome, eid: int) -> dict:
+    confirmed = out.confirmed if out.confirmed is not None else svc.confirmation_of(db.session, eid) is not None
     body = svc.sheet_json(out.sheet, eid, confirmed=confirmed)
     body["replayed"] = out.replay
-    return jsonify(body), 201 if out.created else 200
+    return body
