@@ -147,8 +147,8 @@ def panel_entries(session, panel: Panel, category_id: int) -> list[Entry]:
     return sorted(session.scalars(stmt), key=lambda e: (e.draw_number is None, e.draw_number or 0, e.external_id))
 
 
-def _expected(session, stage: Stage, entries: list[Entry], index) -> dict[int, set[int]]:
-    """entry id -> the judges its result waits for (as `sheets.expected_judges`, in bulk)."""
+def _in_scope_judges(session, stage: Stage, entries: list[Entry]) -> dict[int, set[int]]:
+    """entry id -> assigned reviewers or covering panels' members, before conflicts."""
     ids = [e.id for e in entries]
     out: dict[int, set[int]] = {e.id: set() for e in entries}
     if not ids:
@@ -164,10 +164,13 @@ def _expected(session, stage: Stage, entries: list[Entry], index) -> dict[int, s
         for e in entries:
             out[e.id] = {j for j, c, d in rows if (c is None or c == e.category_id)
                          and (d is None or d == e.division_id)}
-    for e in entries:
-        if e.id in index.entries:
-            out[e.id] = {j for j in out[e.id] if not index.is_hard(j, e.id)}
     return out
+
+
+def _less_conflicts(scope: dict[int, set[int]], index) -> dict[int, set[int]]:
+    """entry id -> the judges its result waits for (as `sheets.expected_judges`, in bulk)."""
+    return {eid: {j for j in js if not (eid in index.entries and index.is_hard(j, eid))}
+            for eid, js in scope.items()}
 
 
 def entry_label(entry: Entry, stage: Stage) -> dict[str, Any]:
@@ -199,12 +202,13 @@ def build_grid(session, stage: Stage, panel: Panel, category_id: int, viewer: Vi
     except svc.SheetError as err:
         return {**base, "rubric_problem": err.message, "judges": [], "entries": [], "counts": {}}
     entries = panel_entries(session, panel, category_id)
-    index = stage_conflict_index(session, stage)
-    expected = _expected(session, stage, entries, index)
     ids = [e.id for e in entries]
-
     members = {m.judge_id: m.role for m in panel.members}
-    judge_ids = set(members) | set().union(*expected.values()) if expected else set(members)
+    scope = _in_scope_judges(session, stage, entries)
+    judge_ids = set(members).union(*scope.values())
+    # Only this panel's judges and entries: a poll every 3 s must not load a national stage.
+    index = stage_conflict_index(session, stage, judge_ids=judge_ids, entry_ids=ids)
+    expected = _less_conflicts(scope, index)
     judges = {j.id: j for j in session.scalars(select(Judge).where(Judge.id.in_(judge_ids))
                                                .options(selectinload(Judge.person)))} if judge_ids else {}
     columns = sorted(judges.values(), key=lambda j: (ROLE_ORDER.get(members.get(j.id), 3), j.external_id))

@@ -208,6 +208,10 @@ def test_grid_shows_states_totals_recusal_and_the_off_judge(app, hall):
     r3 = rows[e3.id]
     assert r3["expected"] == 5 and r3["cells"][5]["state"] == "recused"
     assert g["counts"]["ready"] == 1 and g["counts"]["sheets_in"] == 6
+    for e in hall.entries:       # the bulk grid waits for exactly the judges confirm() will
+        want = {j.id for j in svc.expected_judges(db.session, e, hall.stage)}
+        got = {c["judge_id"] for c in rows[e.id]["cells"] if c["state"] not in ("none", "recused")}
+        assert got == want
 
 
 # -- reopen -----------------------------------------------------------------------------------
