@@ -479,6 +479,10 @@ def reopen(session, sheet: ScoreSheet, actor: Actor, reason: str) -> ScoreSheet:
                          fields=[{"field": "reason", "code": "too_long", "message": f"原因不能超过 {REASON_MAX} 字"}])
     if confirmation_of(session, sheet.entry_id) is not None:
         raise SheetError(409, "locked", "该作品已确认统分，须先撤销确认才能退回评分表")
+    stage = session.get(Stage, sheet.stage_id)
+    if stage is not None and stage.scoring_closed_at is not None:
+        # the judge could not save the reopened sheet and the entry could not be confirmed
+        raise SheetError(409, "stage_closed", "本阶段评分已结束，请组织方先重新开放评分，再退回评分表")
     if sheet.status != SheetStatus.submitted:
         raise SheetError(409, "not_submitted", "只有已提交的评分表才能退回")
     old = _snapshot(sheet)

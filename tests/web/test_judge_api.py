@@ -395,6 +395,14 @@ def test_a_closed_stage_refuses_every_write(client, hall):
     svc.set_scoring_closed(db.session, hall.stage, False, svc.Actor(label="组织方 organiser"))
     db.session.commit()
     assert put(client, hall.tokens[1][1], hall.entries[0].id, sheet_body()).status_code == 201
+    # the chief cannot send a sheet back into a closed stage: the judge could not fix it
+    svc.set_scoring_closed(db.session, hall.stage, True, svc.Actor(label="组织方 organiser"))
+    db.session.commit()
+    with pytest.raises(svc.SheetError) as closed:
+        svc.reopen(db.session, db.session.scalar(select(ScoreSheet)), svc.Actor(label="评委组长"), "请核对")
+    assert (closed.value.status, closed.value.code) == (409, "stage_closed")
+    db.session.rollback()
+    assert db.session.scalar(select(ScoreSheet.status)) == SheetStatus.submitted
 
 
 def test_a_broken_rubric_stops_scoring_with_a_reason(client, hall, app, tmp_path):
