@@ -341,6 +341,9 @@ def test_scoring_screen_fits_the_tablet(app, competition, live_server, browser, 
     page = ctx.new_page()
     try:
         _enter(page, live_server, world.plain)
+        assert _no_horizontal_scroll(page)
+        assert _small_targets(page) == []
+        _shot(page, f"scoring-top-{viewport}")
         for toggle in page.locator(".jdesc-toggle").all()[:2]:
             toggle.tap()
         _tap_criterion(page, "kexuexing", -1, 2)
