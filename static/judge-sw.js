@@ -41,7 +41,7 @@ async function networkFirst(request, cacheName, key) {
     }
     return resp;
   } catch (err) {
-    const hit = await cache.match(key);
+    const hit = await cache.match(key, { ignoreVary: true });
     if (hit) return hit;
     throw err;
   }

@@ -374,3 +374,33 @@ def test_scoring_screen_fits_the_tablet(app, competition, live_server, browser, 
         _shot(page, f"scoring-anonymous-{viewport}")
     finally:
         ctx.close()
+
+
+def test_the_service_worker_keeps_the_screen_and_logout_forgets_it(app, competition, live_server, browser):
+    """After one visit the service worker holds the page and the judge's entries; a draft saved
+    offline waits and goes; logging out deletes the judge's offline copy. (Opening the page
+    offline is not exercised: a reload under Playwright's offline emulation fails before the
+    worker is asked.)"""
+    world = build_world(competition)
+    ctx = _context(browser)
+    page = ctx.new_page()
+    try:
+        _enter(page, live_server, world.plain)
+        page.wait_for_function("""async () => {
+          const c = await caches.open('judge-data-v1');
+          return !!(await c.match('/judge/')) && !!(await c.match('/api/v1/me/entries'));
+        }""")
+        ctx.set_offline(True)
+        page.locator(f"li.jentry[data-entry='{world.e_plain.id}'] .jpick").tap()
+        _tap_criterion(page, "kexuexing", -1)
+        page.locator("#save-draft").tap()
+        expect(page.locator("#sheet-state")).to_have_text("已保存在本设备（未发送）")
+        ctx.set_offline(False)
+        expect(page.locator("#sheet-state")).to_have_text("已发送", timeout=20_000)
+        assert _sheet(world.judge.id, world.e_plain.id).scores == {"kexuexing": "25"}
+        # logging out forgets the judge's offline copy
+        page.locator("#logout-form button").tap()
+        page.wait_for_url("**/judge/logout")
+        assert page.evaluate("caches.has('judge-data-v1')") is False
+    finally:
+        ctx.close()
