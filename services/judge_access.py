@@ -26,9 +26,9 @@ that hash and judges it exactly as `check_token` does, so a PIN expires and is r
 token. A PIN is a much smaller secret than a token (10^8 values): rate limiting of ``/j/pin``
 arrives with a later issue.
 
-`issue_card` is the only way organisers and the demo issue access: it revokes the judge's live
-tokens for the stage and answers the new row with its plain token and PIN, which exist only in
-that return value (printed on the card in the same request, never stored).
+`issue_card` is how organisers issue access (the demo, after wiping, calls `new_pin` itself):
+it revokes the judge's live tokens for the stage and answers the new row with its plain token
+and PIN, which exist only in that return value (printed on the card in the same request).
 """
 from __future__ import annotations
 

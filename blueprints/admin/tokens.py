@@ -35,8 +35,9 @@ from services.judge_access import default_days, issue_card, revoke, token_state
 
 organisers_only = require_roles(Role.organiser)
 PDF = "application/pdf"
-#: WeasyPrint needs about 0.1 s per page of cards; a stage of 600 judges is 75 pages.
-MAX_CARDS = 600
+#: WeasyPrint lays out a card in about 60 ms (half of it the QR code's SVG): 300 cards keep a
+#: request under 20 s, inside gunicorn's 30 s timeout; bigger stages are issued judge by judge.
+MAX_CARDS = 300
 
 
 class CardForm(FlaskForm):
@@ -153,8 +154,8 @@ def issue_stage_cards(pid: int, sid: int):
         flash(_("本轮次还没有评委：请先组建评委组或分配评审。"), "error")
         return _back(prog, stage)
     if len(judges) > MAX_CARDS:
-        flash(_("本轮次有 %(n)s 位评委，一次最多生成 %(m)s 张评委卡：请逐位发放。", n=len(judges), m=MAX_CARDS),
-              "error")
+        flash(_("本轮次有 %(n)s 位评委，一次最多生成 %(m)s 张评委卡：请在下表中逐位发放。", n=len(judges),
+                m=MAX_CARDS), "error")
         return _back(prog, stage)
     return _cards_response(prog, stage, judges, form.days.data, _("评委卡"))
 

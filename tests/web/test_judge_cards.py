@@ -277,6 +277,30 @@ def test_a_stage_without_judges_gets_a_message(org_client, world):
     assert "还没有评委" in text(org_client.get(resp.headers["Location"]))
 
 
+def test_a_failed_pdf_leaves_the_old_cards_working(org_client, world, monkeypatch):
+    import blueprints.admin.tokens as tokens
+
+    def broken(cards, *, title):
+        raise RuntimeError("no fonts")
+    monkeypatch.setattr(tokens, "judge_cards_pdf", broken)
+    token = csrf(org_client)
+    with pytest.raises(RuntimeError):
+        org_client.post(f"{tokens_url(world)}/cards", data={"csrf_token": token, "days": "3"})
+    db.session.expire_all()
+    assert db.session.scalar(select(db.func.count(JudgeToken.id))) == 3
+    assert db.session.get(JudgeToken, world.token.id).revoked_at is None
+
+
+def test_too_many_cards_for_one_request(org_client, world, monkeypatch):
+    import blueprints.admin.tokens as tokens
+    monkeypatch.setattr(tokens, "MAX_CARDS", 1)
+    assert "逐位发放" in text(org_client.get(tokens_url(world)))
+    resp = org_client.post(f"{tokens_url(world)}/cards", data={"csrf_token": csrf(org_client), "days": "3"})
+    assert resp.status_code == 302
+    assert "一次最多生成 1 张" in text(org_client.get(resp.headers["Location"]))
+    assert db.session.scalar(select(db.func.count(JudgeToken.id))) == 3
+
+
 def test_revoke_one(org_client, app, world):
     resp = org_client.post(f"{tokens_url(world)}/{world.other_token.id}/revoke", data={"csrf_token": csrf(org_client)})
     assert resp.status_code == 302
