@@ -182,6 +182,17 @@ def last_reopen_reason(session, sheet: ScoreSheet) -> str | None:
     return ev.reason if ev is not None and ev.action == EventAction.reopen else None
 
 
+def _reopen_reasons(session, drafts: list[ScoreSheet]) -> dict[int, str]:
+    """sheet id -> the chief's reason, for drafts whose latest event is a reopen (one query)."""
+    if not drafts:
+        return {}
+    last: dict[int, ScoreEvent] = {}
+    for ev in session.scalars(select(ScoreEvent).where(ScoreEvent.sheet_id.in_([s.id for s in drafts]))
+                              .order_by(ScoreEvent.id)):
+        last[ev.sheet_id] = ev
+    return {sid: ev.reason for sid, ev in last.items() if ev.action == EventAction.reopen and ev.reason}
+
+
 def _snapshot(sheet: ScoreSheet | None) -> dict[str, Any] | None:
     if sheet is None:
         return None
@@ -424,6 +435,7 @@ def judge_overview(session, judge: Judge, stage: Stage) -> dict[str, Any]:
         select(ScoreSheet).where(ScoreSheet.judge_id == judge.id, ScoreSheet.entry_id.in_(ids)))} if ids else {}
     confirmed = set(session.scalars(select(EntryConfirmation.entry_id)
                                     .where(EntryConfirmation.entry_id.in_(ids)))) if ids else set()
+    reopened = _reopen_reasons(session, [s for s in sheets.values() if s.status == SheetStatus.draft and s.version > 1])
     rubrics: dict[int, dict] = {}
     rubric_errors: dict[int, str] = {}
     out, done, todo = [], 0, 0
@@ -452,6 +464,7 @@ def judge_overview(session, judge: Judge, stage: Stage) -> dict[str, Any]:
             "rubric": rub and {"id": rub["id"], "version": rub["version"]},
             "criteria": rub["criteria"] if rub else [],
             "sheet_version": sheet.version if sheet is not None else 0,
+            "reopen_reason": reopened.get(sheet.id) if sheet is not None else None,
             "total": sheet.total if sheet is not None else None,
         })
     # The current entry goes on top: the first scorable one not yet submitted, in running order.

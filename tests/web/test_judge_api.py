@@ -374,6 +374,8 @@ def test_a_submitted_sheet_is_read_only_until_the_chief_reopens_it(client, hall)
 
     got = client.get(f"/api/v1/me/sheets/{eid}", headers=auth(plain)).get_json()
     assert (got["status"], got["version"], got["reopen_reason"]) == ("draft", 2, "科学性分数与评语不符，请核对")
+    listed = client.get("/api/v1/me/entries", headers=auth(plain)).get_json()["entries"][0]
+    assert (listed["status"], listed["reopen_reason"]) == ("draft", "科学性分数与评语不符，请核对")
     # a device that still holds version 1 is told the server copy moved on
     stale = put(client, plain, eid, sheet_body(rid="3", base_version=1))
     assert stale.status_code == 409 and stale.get_json()["error"]["code"] == "stale"
