@@ -110,15 +110,20 @@ class _Names(Mapping):
         return len(self._load())
 
 
-def stage_conflict_index(session, stage: Stage, *, judge_ids=None, entry_ids=None) -> ConflictIndex:
+def stage_conflict_index(session, stage: Stage, *, judge_ids=None, entry_ids=None,
+                         judges: list[Judge] | None = None) -> ConflictIndex:
     """Every judge of the programme against every active entry of the stage, or only the given
     judges and entries: the score door checks one pair per request and must not load a
     national stage's thousands of pairs to do it. Both forms judge a pair identically
     (tests/web/test_conflict_scope.py compares them pair by pair)."""
-    judge_q = select(Judge).where(Judge.programme_id == stage.programme_id)
-    if judge_ids is not None:
-        judge_q = judge_q.where(Judge.id.in_(list(judge_ids)))
-    judge_rows = list(session.scalars(judge_q))
+    if judges is not None:         # already loaded by the caller (the judge at the score door)
+        judge_ids = [j.id for j in judges]
+        judge_rows = [j for j in judges if j.programme_id == stage.programme_id]
+    else:
+        judge_q = select(Judge).where(Judge.programme_id == stage.programme_id)
+        if judge_ids is not None:
+            judge_q = judge_q.where(Judge.id.in_(list(judge_ids)))
+        judge_rows = list(session.scalars(judge_q))
     entry_q = (select(Entry.id, Entry.unit_id, Entry.province_id, Entry.division_id, Category.code, Entry.team_id,
                       Entry.source_entry_id)
                .join(Category, Category.id == Entry.category_id)
@@ -152,7 +157,7 @@ def stage_conflict_index(session, stage: Stage, *, judge_ids=None, entry_ids=Non
             | {u for units in team_units.values() for _, u in units} | {r.unit_id for r in rels if r.unit_id}
         province_ids = {j.province_id for j in judge_rows} | {r[2] for r in entry_rows}
         names = _Names(session, stage.programme_id, unit_ids, province_ids)
-    judges = [
+    cjudges = [
         CJudge(id=j.id, unit=("unit", j.unit_id), province=("province", j.province_id),
                division=None, expertise=expertise_set(j.expertise), is_school_teacher=j.is_school_teacher,
                can_chair=not j.is_school_teacher)
@@ -176,4 +181,4 @@ def stage_conflict_index(session, stage: Stage, *, judge_ids=None, entry_ids=Non
     else:
         earlier = set().union(*lineage.values()) if lineage else set()
         history = _history(session, stage, judge_ids, earlier)
-    return ConflictIndex.build(judges, entries, declared, declared_units, history, rules, names=names)
+    return ConflictIndex.build(cjudges, entries, declared, declared_units, history, rules, names=names)

@@ -132,16 +132,22 @@ def judge_entries(session, judge_id: int, stage: Stage) -> list[Entry]:
 
 
 def _in_scope(session, judge_id: int, entry: Entry, stage: Stage) -> tuple[bool, str]:
-    if stage_uses_assignments(session, stage):
-        found = session.scalar(select(Assignment.id).where(Assignment.stage_id == stage.id,
-                                                           Assignment.judge_id == judge_id,
-                                                           Assignment.entry_id == entry.id))
-        return found is not None, "该作品未分配给您评审"
-    scope = _panel_scope(session, judge_id, stage)
-    if scope is None:
+    """One statement: is the stage a review design, is the pair assigned, does the judge sit on
+    a panel of the stage, does one of those panels cover the entry (what `_panel_scope` says)."""
+    any_assignment = select(Assignment.id).where(Assignment.stage_id == stage.id).exists()
+    assigned = select(Assignment.id).where(Assignment.stage_id == stage.id, Assignment.judge_id == judge_id,
+                                           Assignment.entry_id == entry.id).exists()
+    seats = (select(Panel.id).join(PanelMember, PanelMember.panel_id == Panel.id)
+             .where(PanelMember.judge_id == judge_id, Panel.stage_id == stage.id))
+    covering = seats.where(or_(Panel.category_id.is_(None), Panel.category_id == entry.category_id),
+                           or_(Panel.division_id.is_(None), Panel.division_id == entry.division_id))
+    uses_assignments, is_assigned, has_seat, covered = session.execute(
+        select(any_assignment, assigned, seats.exists(), covering.exists())).one()
+    if uses_assignments:
+        return bool(is_assigned), "该作品未分配给您评审"
+    if not has_seat:
         return False, "您不在本阶段的评委组中"
-    found = session.scalar(select(Entry.id).where(Entry.id == entry.id, scope))
-    return found is not None, "该作品不在您所在评委组的评审范围内"
+    return bool(covered), "该作品不在您所在评委组的评审范围内"
 
 
 # -- the scoring door ------------------------------------------------------------------------
@@ -172,7 +178,7 @@ def can_score(session, judge_id: int, entry_id: int, stage: Stage, *,
     if not ok:
         return ScoreCheck(False, why)
     if index is None:
-        index = stage_conflict_index(session, stage, judge_ids=[judge_id], entry_ids=[entry_id])
+        index = stage_conflict_index(session, stage, judges=[judge], entry_ids=[entry_id])
     conflict = index.conflict(judge_id, entry_id)
     if conflict is not None and conflict.hard:
         return ScoreCheck(False, f"回避：{conflict.message}")

@@ -557,7 +557,10 @@ class _Builder:
                 seats.setdefault((judge.id, plan.stage.id), (judge, plan.stage))
         rows, tokens, pins = [], [], set()
         base = base_url.rstrip("/")
-        for (judge_id, _), (judge, stage) in sorted(seats.items(), key=lambda kv: (kv[0][0], kv[1][1].seq)):
+        # Programme by programme, stage by stage: the first rows are the docent competition's
+        # regional round, where every judge has entries to score.
+        for (judge_id, _), (judge, stage) in sorted(seats.items(),
+                                                    key=lambda kv: (kv[1][1].programme_id, kv[1][1].seq, kv[0][0])):
             token, plain = JudgeToken.issue(judge_id, stage.id)
             # the PIN fallback (typed at /j/pin); the tables were wiped, so unique among `pins`
             pin, token.pin_hash = new_pin(None, pins)
@@ -657,10 +660,9 @@ def _monday_in_july(year: int) -> date:
     return d
 
 
-#: judges.csv: these five first and in this order (outside checks read them). Each row also
-#: carries the judge's PIN ("pin"), to be appended here once tests/web/test_demo.py accepts a
-#: sixth column (it compares the whole header today).
-JUDGES_CSV_COLUMNS = ["judge_id", "name", "stage", "token", "login_url"]
+#: judges.csv: the first five in this order (outside checks read them), then the PIN typed at
+#: /j/pin when the QR code cannot be scanned.
+JUDGES_CSV_COLUMNS = ["judge_id", "name", "stage", "token", "login_url", "pin"]
 
 
 def _write_csv(path: Path, header: list[str], rows: list[dict]) -> None:

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from models import Judge, JudgeToken, Stage, hash_token
 from models.base import utcnow
@@ -102,7 +103,12 @@ def check_token(session, plain: str | None, *, now: datetime | None = None) -> T
     """Look a plain token up by its hash and judge it (see the module doc)."""
     if not plain or len(plain) > MAX_TOKEN_LENGTH:
         return TokenCheck(None, TokenProblem.unknown)
-    token = session.query(JudgeToken).filter_by(token_hash=hash_token(plain)).one_or_none()
+    # One statement for the token, its judge (and person, for the audit label) and its stage
+    # (and the stage's rubric refs, one more): every API request needs all of them.
+    token = session.scalars(
+        select(JudgeToken).where(JudgeToken.token_hash == hash_token(plain))
+        .options(joinedload(JudgeToken.judge).joinedload(Judge.person),
+                 joinedload(JudgeToken.stage).selectinload(Stage.stage_categories))).one_or_none()
     return _judge(token, now)
 
 

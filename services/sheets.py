@@ -361,9 +361,22 @@ def put_sheet(session, judge: Judge, stage: Stage, entry_id: int, payload: Any, 
     """Save or submit the judge's sheet (module doc). Flushes, never commits; on an
     `IntegrityError` from a racing replay the caller rolls back and calls `replay_after_race`."""
     data = parse_input(payload)
-    done = _replay(session, judge.id, data.client_request_id, entry_id)
-    if done is not None:
-        return done
+    try:
+        return _put(session, judge, stage, entry_id, data, actor)
+    except SheetError as refusal:
+        # A replay is answered with the stored sheet even when a fresh write would now be
+        # refused (submitted since, stage closed, conflict declared since): the device only
+        # needs to learn that its request went through. A replay that was accepted is caught
+        # by the unique (judge, client_request_id) constraint instead (`replay_after_race`),
+        # which spares every first write a look-up.
+        if refusal.code != "request_id_reused":
+            done = _replay(session, judge.id, data.client_request_id, entry_id)
+            if done is not None:
+                return done
+        raise
+
+
+def _put(session, judge: Judge, stage: Stage, entry_id: int, data: SheetInput, actor: Actor) -> PutOutcome:
     if stage.scoring_closed_at is not None:
         raise SheetError(409, "stage_closed", "本阶段评分已结束，不能再提交或修改评分")
     entry = check_door(session, judge, stage, entry_id)
@@ -379,12 +392,7 @@ def put_sheet(session, judge: Judge, stage: Stage, entry_id: int, payload: Any, 
         refusal = SheetError(409, "stale", "服务器上的评分表已有更新（可能被评委组长退回或在其他设备修改），"
                                            "请核对后再保存", sheet=sheet)
     if refusal is not None:
-        # A copy of this very request may have committed since the replay check above (a
-        # retry racing its original): then this is a replay, not a conflict.
-        done = _replay(session, judge.id, data.client_request_id, entry_id)
-        if done is not None:
-            return done
-        raise refusal
+        raise refusal     # put_sheet answers a replay instead, when this is one
     marks, total, pen, inp, flags = _validated(rubric, data)
     now = utcnow()
     old = _snapshot(sheet)

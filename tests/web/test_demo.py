@@ -161,7 +161,8 @@ def test_small_demo_panels(small_demo):
 def test_small_demo_csv_files_work(small_demo, app):
     out, _ = small_demo
     header, judges = read_csv(out / "judges.csv")
-    assert header == ["judge_id", "name", "stage", "token", "login_url"]
+    assert header == ["judge_id", "name", "stage", "token", "login_url", "pin"]
+    assert judges[0]["stage"] == "分赛区选拔"          # the first rows have entries to score
     tokens = db.session.scalars(select(JudgeToken)).all()
     assert len(judges) == len(tokens) > 217
     by_hash = {t.token_hash: t for t in tokens}
@@ -297,3 +298,26 @@ def test_cli_demo_at_national_scale(app, tmp_path):
     password = next(a["password"] for a in accounts if a["username"] == "organiser")
     assert user.check_password(password) and not user.check_password(password + "x")
 
+
+
+def test_the_first_demo_judge_can_score_through_the_api(small_demo, client):
+    """What an outside check does with judges.csv: take the first row, list, score, replay."""
+    out, _ = small_demo
+    _, judges = read_csv(out / "judges.csv")
+    headers = {"Authorization": f"Bearer {judges[0]['token']}"}
+    listing = client.get("/api/v1/me/entries", headers=headers)
+    assert listing.status_code == 200
+    entry = next(e for e in listing.get_json()["entries"] if e["scorable"])
+    body = {"scores": {c["id"]: c["max"] for c in entry["criteria"]}, "comment": "", "status": "submitted",
+            "client_request_id": "demo-1"}
+    first = client.put(f"/api/v1/me/sheets/{entry['id']}", json=body, headers=headers)
+    assert first.status_code == 201 and first.get_json()["status"] == "submitted"
+    again = client.put(f"/api/v1/me/sheets/{entry['id']}", json=body, headers=headers)
+    assert again.status_code == 200 and again.get_json()["replayed"] is True
+    # and the printed PIN opens the same judge's session
+    from tests.conftest import csrf_from
+    form = client.get("/j/pin").get_data(as_text=True)
+    signed = client.post("/j/pin", data={"pin": judges[0]["pin"], "csrf_token": csrf_from(form)})
+    assert signed.status_code == 302
+    with client.session_transaction() as s:
+        assert s["judge_token_id"] is not None
