@@ -12,6 +12,7 @@ from __future__ import annotations
 from flask import Response, abort, current_app, g, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import pgettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
@@ -357,7 +358,7 @@ def screen(sid: int, cid: int):
     stage, category, division, key = _screen_args(sid, cid)
     data_url = url_for("chief.screen_data", sid=sid, cid=cid, division=division, key=key)
     return render_template("chief/screen.html", stage=stage, category=category, data_url=data_url,
-                           labels={"final": _("最终得分"), "ranking": _("实时排名"), "judge": _("评委"),
+                           labels={"final": _("最终得分"), "ranking": _("实时排名"), "judge": pgettext("big screen seat", "评委"),
                                    "penalties": _("扣分"), "waiting": _("等待亮分…"), "rank": _("第 %(n)s 名"),
                                    "score": _("得分"), "draw": _("%(n)s 号"), "dropped": _("去掉"),
                                    "panel_score": _("评委组得分")})
