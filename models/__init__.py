@@ -10,3 +10,5 @@ from models.imports import ImportBatch  # noqa: F401
 from models.assignment import Assignment, AssignmentRun, DrawRecord, ReassignmentFlag  # noqa: F401
 from models.scores import (EntryConfirmation, EntryScoreRecord, EventAction, ScoreEvent, ScoreSheet,  # noqa: F401
                            SheetStatus)
+from models.results import (BatchJob, Certificate, CertificateKind, CertificateTemplate, JobStatus,  # noqa: F401
+                            Objection, Publication, PublicationStatus)
