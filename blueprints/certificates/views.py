@@ -1,0 +1,2 @@
+"""Certificate pages (filled in by the certificates work)."""
+from blueprints.certificates import bp  # noqa: F401
