@@ -1,2 +1,36 @@
-"""Public ranking pages (filled in by the publication work)."""
-from blueprints.public import bp  # noqa: F401
+"""Public ranking pages: only the latest public (公示) or final version of a publication is
+shown; drafts, superseded versions and unknown ids are all the same 404."""
+from __future__ import annotations
+
+from flask import abort, render_template
+
+from blueprints.public import bp
+from extensions import db
+from models import Publication
+from services import publication as svc
+
+
+@bp.get("/results")
+def results():
+    """Programmes and stages with something published, newest programme first."""
+    pubs = svc.public_publications(db.session)
+    programmes: dict[int, dict] = {}
+    for p in pubs:
+        prog = p.stage.programme
+        entry = programmes.setdefault(prog.id, {"programme": prog, "stages": {}})
+        entry["stages"].setdefault(p.stage.id, {"stage": p.stage, "pubs": []})["pubs"].append(p)
+    ordered = sorted(programmes.values(), key=lambda e: (-e["programme"].year, e["programme"].id))
+    for e in ordered:
+        e["stages"] = sorted(e["stages"].values(), key=lambda s: s["stage"].seq)
+        for s in e["stages"]:
+            s["pubs"].sort(key=lambda p: (p.scope != "stage", p.scope))
+    return render_template("public/results.html", programmes=ordered, today=svc.china_today())
+
+
+@bp.get("/results/<int:publication_id>")
+def result(publication_id: int):
+    pub = db.session.get(Publication, publication_id)
+    if not svc.is_public(db.session, pub):
+        abort(404)
+    return render_template("public/result.html", pub=pub, snap=pub.snapshot, prog=pub.stage.programme,
+                           today=svc.china_today())
