@@ -285,6 +285,7 @@ def render_certificate_pdf(cert: Certificate, session=None) -> bytes:
 
 BATCH_KIND = "certificates"
 CHUNK = 25
+CHUNK_CALLBACK = None      # the CLI prints progress through this
 
 
 def programme_certificates(session, programme_id: int) -> list[Certificate]:
@@ -366,6 +367,8 @@ def run_batch(session, job_id: int, base_url: str | None = None) -> BatchJob:
                 job.done = i + len(chunk)
                 job.heartbeat_at = datetime.now(timezone.utc)
                 session.commit()
+                if CHUNK_CALLBACK:
+                    CHUNK_CALLBACK(job)
         pdf_path.with_suffix(".pdf.part").write_bytes(write_pages(first, pages) if first else b"")
         pdf_path.with_suffix(".pdf.part").replace(pdf_path)
         zip_path.with_suffix(".zip.part").replace(zip_path)
