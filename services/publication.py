@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
-from flask_babel import gettext as _
+from flask import has_request_context
+from flask_babel import gettext
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -22,6 +23,11 @@ S = PublicationStatus
 VISIBLE = (S.public, S.final)
 CHINA = ZoneInfo("Asia/Shanghai")
 MAX_DAYS = 30
+
+
+def _(msg: str, **kw) -> str:
+    """The message in the user's language inside a request, else the Chinese msgid."""
+    return gettext(msg, **kw) if has_request_context() else (msg % kw if kw else msg)
 
 
 class PublicationError(Exception):
