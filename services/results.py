@@ -9,6 +9,9 @@ sheets, so its recomputed result must equal the frozen `EntryConfirmation`; when
 (a rubric file edited in place, a record changed behind the chief's back) the row says so in
 its reasons rather than choosing one silently.
 
+Withdrawn entries (`Entry.status == "withdrawn"`) take no part: they are neither ranked nor
+listed, so they never hold a promotion place.
+
 Groups. A per-division stage (`Stage.by_division`, the regional rounds) is ranked per division
 within each category; other stages per category. Promotion is computed only when the programme
 has a later stage (the next `Stage.seq`), with the rubric's `promotion.group_by` attributes
