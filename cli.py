@@ -9,6 +9,9 @@ from flask import Flask, current_app
 
 
 def register_cli(app: Flask) -> None:
+    import cli_certificates
+    cli_certificates.register(app)
+
     @app.cli.group("rubrics")
     def rubrics_group():
         """Rubric files under rubrics/."""
