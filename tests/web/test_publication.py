@@ -51,7 +51,9 @@ def build_world(prog):
     """One stage, one category, three entries from two units."""
     stage = prog.stages[0]
     cat = stage.stage_categories[0].category
-    prov = db.session.scalars(select(Province).order_by(Province.id)).first()
+    div = sorted(prog.divisions, key=lambda d: d.code)[0]
+    prov = db.session.get(Province, div.province_id) if div.province_id else \
+        db.session.scalars(select(Province).order_by(Province.id)).first()
     units = [Unit(external_id=f"U{i}", name=name, province_id=prov.id)
              for i, name in enumerate(["贵州省科技馆", "遵义市科技馆"])]
     db.session.add_all(units)
@@ -63,7 +65,8 @@ def build_world(prog):
         db.session.add(p)
         db.session.flush()
         e = Entry(stage_id=stage.id, category_id=cat.id, external_id=f"E{i + 1:03d}", title=title,
-                  kind="individual", person_id=p.id, unit_id=u.id, province_id=prov.id, status="active")
+                  kind="individual", person_id=p.id, unit_id=u.id, province_id=prov.id, division_id=div.id,
+                  status="active")
         db.session.add(e)
         entries.append(e)
     db.session.commit()
@@ -388,3 +391,12 @@ def test_access_to_every_organiser_route(world, app, role, expect_get, expect_po
         assert r.status_code in expected, (role, method, url, r.status_code)
         if role is None:
             assert "/login" in r.headers.get("Location", "")
+
+
+def test_draft_from_the_real_results_snapshot(world):
+    """Without a snapshot argument the draft freezes services.results.snapshot (the contract)."""
+    stage, _cat, entries = world
+    pub = svc.create_draft(db.session, stage, actor="甲")
+    db.session.commit()
+    ids = svc.snapshot_entry_ids(pub.snapshot)
+    assert {e.id for e in entries} <= ids and pub.snapshot["stage"]["id"] == stage.id
