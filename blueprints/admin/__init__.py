@@ -12,3 +12,4 @@ bp.before_request(_guard.check)
 from blueprints.admin import assignment, views  # noqa: E402,F401
 from blueprints.admin import tokens  # noqa: E402,F401
 from blueprints.admin import publication, results  # noqa: E402,F401
+from blueprints.admin import result_documents  # noqa: E402,F401

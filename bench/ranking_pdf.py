@@ -1,0 +1,99 @@
+"""A 500-row ranking PDF side by side (issue 6, acceptance 9): the fast layout of
+documents/result_pdfs.py `ranking_pdf` (fixed-layout tables of `CHUNK` rows with explicit
+column widths) against the naive layout (one auto-layout <table> with every row), both
+rendered in the same run from the same synthetic snapshot.
+
+    .venv/bin/python bench/ranking_pdf.py [-n 500] [--repeat 2]
+
+Prints pages, seconds (best of --repeat), rows/s and the ratio. Target: fast ≥ 3× naive.
+No database is needed: the documents are built from a snapshot (the contract shape).
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+PROVINCES = ["北京市", "上海市", "广东省", "四川省", "云南省", "贵州省", "浙江省", "江苏省", "湖北省", "陕西省"]
+TOPICS = ["神奇的气压", "光的折射与彩虹", "会唱歌的鱼洗", "磁悬浮列车的秘密", "走进量子世界", "恐龙化石里的故事",
+          "声音是怎样传播的", "看不见的电磁波", "从伯努利原理说起", "地震来了怎么办"]
+
+NAIVE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"></head><body>
+<h1>{{ programme }}{{ stage }}成绩排名</h1><p class="meta">{{ programme }} · {{ stage }} · {{ date }}</p>
+{% for s in sections %}<h2>{{ s.scope }}</h2>
+<table style="table-layout: auto"><thead><tr><th>名次</th><th>编号</th><th>作品</th><th>选手</th><th>单位</th><th>省份</th><th>得分</th><th>奖项</th></tr></thead>
+<tbody>{% for chunk in s.chunks %}{% for r in chunk %}<tr><td class="num">{{ r.rank }}</td><td>{{ r.external_id }}</td><td>{{ r.title }}</td>
+<td>{{ r.contestant }}</td><td>{{ r.unit }}</td><td>{{ r.province }}</td><td class="num">{{ r.score }}</td><td>{{ r.award }}</td></tr>
+{% endfor %}{% endfor %}</tbody></table>{% endfor %}</body></html>"""
+
+
+def snapshot(n: int) -> dict:
+    rows = []
+    for i in range(n):
+        award = {"id": "first", "name": "一等奖"} if i < n * .1 else {"id": "second", "name": "二等奖"} \
+            if i < n * .3 else {"id": "third", "name": "三等奖"} if i < n * .6 else None
+        prov = PROVINCES[i % len(PROVINCES)]
+        rows.append({"rank": i + 1, "entry_id": i + 1, "external_id": f"E{i + 1:05d}",
+                     "title": f"{TOPICS[i % len(TOPICS)]}（第{i // len(TOPICS) + 1}讲）", "contestant": f"选手{i + 1:04d}",
+                     "members": [], "unit": f"{prov[:2]}第{i % 37 + 1}科技馆", "unit_id": i % 37, "province": prov,
+                     "score": f"{95 - i * 0.05:.2f}", "status": "ok", "award": award, "honours": [],
+                     "promotion": None, "reasons": [], "notes": [], "decided_by": None, "judges": [], "penalties": []})
+    return {"stage": {"id": 1, "name": "全国初评", "kind": "preliminary", "programme": "2026年全国科技馆辅导员大赛",
+                      "programme_id": 1, "year": 2026},
+            "generated_at": "2026-11-29T16:40:00+00:00", "method": "rubric",
+            "categories": [{"id": 1, "code": "exhibit", "name": "展品辅导", "rubric": {"id": "x", "version": 1, "title": "x"},
+                            "groups": [{"division": None, "rows": rows}]}]}
+
+
+def pages(pdf: bytes) -> int:
+    from pypdf import PdfReader
+    return len(PdfReader(io.BytesIO(pdf)).pages)
+
+
+def naive_pdf(snap: dict) -> bytes:
+    from jinja2 import Template
+    from weasyprint import CSS, HTML
+
+    from documents.pdf import FONT_DIR, TEMPLATE_DIR, url_fetcher
+    from documents.result_pdfs import ranking_context
+    ctx = ranking_context(snap, chunk=10**9)
+    html = Template(NAIVE, autoescape=True).render(**ctx)
+    fetcher = url_fetcher()
+    css = CSS(string=(TEMPLATE_DIR / "base.css").read_text(encoding="utf-8"), url_fetcher=fetcher)
+    return HTML(string=html, base_url=FONT_DIR.as_uri() + "/", url_fetcher=fetcher).write_pdf(stylesheets=[css])
+
+
+def timed(fn, snap, repeat: int) -> tuple[float, bytes]:
+    best, out = float("inf"), b""
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn(snap)
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-n", type=int, default=500)
+    ap.add_argument("--repeat", type=int, default=2)
+    args = ap.parse_args()
+    from documents.result_pdfs import ranking_pdf
+    snap = snapshot(args.n)
+    ranking_pdf(snapshot(20))                               # warm fonts and caches for both paths
+    naive_s, naive = timed(naive_pdf, snap, args.repeat)
+    fast_s, fast = timed(ranking_pdf, snap, args.repeat)
+    print(f"ranking PDF, {args.n} rows (best of {args.repeat})")
+    print(f"  naive (one auto-layout table): {pages(naive):3d} pages  {naive_s:6.2f} s  {args.n / naive_s:7.1f} rows/s")
+    print(f"  fast  (fixed chunked tables):  {pages(fast):3d} pages  {fast_s:6.2f} s  {args.n / fast_s:7.1f} rows/s")
+    ratio = naive_s / fast_s
+    print(f"  ratio: {ratio:.1f}× faster (target ≥ 3×) — {'ok' if ratio >= 3 else 'BELOW TARGET'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+"""Result documents as PDF: 获奖名单 (award list), 评分汇总表 (score summary), 评委打分表 (each
+judge's own score sheet) and the 成绩排名 ranking list.
+
+The award list, the score summary and the ranking are built from a results snapshot (the
+contract shape of services/results.py `snapshot`, which a Publication freezes), so a printed
+list always says what was published: pass `Publication.snapshot` for a published version, or
+the live `snapshot(...)` for the current computation. The judge sheets come from the ScoreSheet
+rows themselves (each judge signs their own marks). Templates get plain values only
+(documents/pdf.py); the builders here turn snapshots and rows into those values.
+
+Long tables are laid out in chunks: one fixed-layout `<table>` per `CHUNK` rows with explicit
+column widths. WeasyPrint lays out a single huge auto-layout table far more slowly (it measures
+every cell of the whole table before placing the first row); bench/ranking_pdf.py measures the
+difference side by side.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from documents.pdf import render_pdf
+
+CHUNK = 40                                   # rows per <table> in long lists
+PROMOTION_ZH = {"promoted": "晋级", "reserve": "递补"}
+STATUS_ZH = {"incomplete": "成绩不完整", "disqualified": "取消资格", "vetoed": "一票否决"}
+DROPPED_ZH = {"high": "去掉的最高分", "low": "去掉的最低分"}
+
+
+def _date_zh(value: str | dt.date | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return value
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def _chunks(rows: list, size: int = CHUNK) -> list[list]:
+    return [rows[i:i + size] for i in range(0, len(rows), size)] or [[]]
+
+
+def _scope(cat: dict, group: dict) -> str:
+    div = group.get("division")
+    return cat["name"] + (f" · {div['name']}" if div else "")
+
+
+def _award_text(row: dict) -> str:
+    if row.get("status") not in (None, "ok"):
+        return STATUS_ZH.get(row["status"], row["status"])
+    text = row["award"]["name"] if row.get("award") else ""
+    honours = "、".join(row.get("honours") or [])
+    return f"{text}（{honours}）" if text and honours else (text or honours)
+
+
+def _header(snap: dict, date: str | dt.date | None) -> dict[str, Any]:
+    st = snap["stage"]
+    return {"programme": st["programme"], "stage": st["name"], "year": st.get("year"),
+            "date": _date_zh(date or snap.get("generated_at")), "generated_at": snap.get("generated_at") or ""}
+
+
+# -- 获奖名单 ----------------------------------------------------------------------------------
+
+def award_list_context(snap: dict, *, date: str | dt.date | None = None, title: str | None = None) -> dict:
+    """Per category (× division): award tiers in rank order, each with its winners."""
+    sections = []
+    for cat in snap["categories"]:
+        for group in cat["groups"]:
+            tiers: list[dict] = []
+            for row in group["rows"]:
+                if row.get("status") != "ok" or not row.get("award"):
+                    continue
+                if not tiers or tiers[-1]["id"] != row["award"]["id"]:
+                    tiers.append({"id": row["award"]["id"], "name": row["award"]["name"], "rows": []})
+                tiers[-1]["rows"].append({
+                    "external_id": row["external_id"], "title": row["title"], "contestant": row["contestant"],
+                    "unit": row["unit"], "province": row["province"], "honours": "、".join(row.get("honours") or [])})
+            sections.append({"scope": _scope(cat, group), "tiers": tiers,
+                             "count": sum(len(t["rows"]) for t in tiers)})
+    return {**_header(snap, date), "title": title or "获奖名单", "sections": sections}
+
+
+def award_list_pdf(snap: dict, **kw) -> bytes:
+    return render_pdf("award_list.html", award_list_context(snap, **kw))
+
+
+# -- 评分汇总表 --------------------------------------------------------------------------------
+
+def score_summary_context(snap: dict, *, date: str | dt.date | None = None) -> dict:
+    """One section per category (× division): every entry with every judge's mark (dropped
+    marks flagged), penalties, final score, rank and award; signature lines after each."""
+    sections = []
+    for cat in snap["categories"]:
+        for group in cat["groups"]:
+            seats: list[str] = []
+            for row in group["rows"]:
+                for j in row.get("judges") or []:
+                    if j["judge"] not in seats:
+                        seats.append(j["judge"])
+            seats.sort(key=lambda s: (len(s), s))          # 评委2 before 评委10
+            rows = []
+            for i, row in enumerate(group["rows"], start=1):
+                by_seat = {j["judge"]: j for j in row.get("judges") or []}
+                marks = [{"raw": by_seat[s]["raw"], "dropped": by_seat[s].get("dropped")} if s in by_seat
+                         else {"raw": "", "dropped": None} for s in seats]
+                penalties = "；".join(f"{p['title']} −{p['total']}" for p in row.get("penalties") or [])
+                rows.append({"no": i, "rank": row["rank"] if row["rank"] is not None else "—",
+                             "external_id": row["external_id"], "title": row["title"],
+                             "contestant": row["contestant"], "unit": row["unit"], "marks": marks,
+                             "penalties": penalties, "score": row["score"] or "—", "award": _award_text(row),
+                             "promotion": PROMOTION_ZH.get(row.get("promotion") or "", "")})
+            sections.append({"scope": _scope(cat, group), "rubric": cat["rubric"]["title"],
+                             "rubric_version": cat["rubric"]["version"], "seats": seats,
+                             "chunks": _chunks(rows, 25), "count": len(rows),
+                             "any_dropped": any(m["dropped"] for r in rows for m in r["marks"])})
+    return {**_header(snap, date), "sections": sections}
+
+
+def score_summary_pdf(snap: dict, **kw) -> bytes:
+    return render_pdf("score_summary.html", score_summary_context(snap, **kw))
+
+
+# -- 成绩排名 (the long list; the fast path of bench/ranking_pdf.py) ---------------------------
+
+def ranking_context(snap: dict, *, date: str | dt.date | None = None, chunk: int = CHUNK) -> dict:
+    sections = []
+    for cat in snap["categories"]:
+        for group in cat["groups"]:
+            rows = [{"rank": r["rank"] if r["rank"] is not None else "—", "external_id": r["external_id"],
+                     "title": r["title"], "contestant": r["contestant"], "unit": r["unit"],
+                     "province": r["province"], "score": r["score"] or "—", "award": _award_text(r),
+                     "promotion": PROMOTION_ZH.get(r.get("promotion") or "", "")} for r in group["rows"]]
+            sections.append({"scope": _scope(cat, group), "chunks": _chunks(rows, chunk), "count": len(rows)})
+    return {**_header(snap, date), "sections": sections}
+
+
+def ranking_pdf(snap: dict, **kw) -> bytes:
+    return render_pdf("ranking.html", ranking_context(snap, **kw))
+
+
+# -- 评委打分表 --------------------------------------------------------------------------------
+
+def judge_sheets_data(session, stage, *, category_id: int | None = None) -> dict:
+    """Every judge's own sheets of a stage as plain values: one section per judge × category
+    (criteria columns from the rubric the sheet was scored on), in running order."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    from models import Entry, Judge, ScoreSheet
+    from services.sheets import stage_rubric
+
+    q = (select(ScoreSheet).where(ScoreSheet.stage_id == stage.id)
+         .options(selectinload(ScoreSheet.entry).selectinload(Entry.category),
+                  selectinload(ScoreSheet.judge).selectinload(Judge.person)))
+    sheets = list(session.scalars(q))
+    if category_id is not None:
+        sheets = [s for s in sheets if s.entry.category_id == category_id]
+    rubrics: dict[int, Any] = {}
+    judges: dict[int, dict] = {}
+    for s in sorted(sheets, key=lambda s: (s.judge.external_id, s.entry.category.sort, s.entry.category_id,
+                                          s.entry.division_id or 0, s.entry.draw_number or 10**6,
+                                          s.entry.external_id)):
+        e = s.entry
+        if e.category_id not in rubrics:
+            rubrics[e.category_id] = stage_rubric(stage, e.category_id)
+        rubric = rubrics[e.category_id]
+        j = judges.get(s.judge_id)
+        if j is None:
+            j = judges[s.judge_id] = {"external_id": s.judge.external_id, "name": s.judge.person.name,
+                                      "unit": s.judge.unit.name if getattr(s.judge, "unit", None) else "",
+                                      "groups": []}
+        if not j["groups"] or j["groups"][-1]["category_id"] != e.category_id:
+            crit = [{"id": c.id, "title": c.title.zh, "max": _num(c.max)} for c in rubric.judged_criteria]
+            j["groups"].append({"category_id": e.category_id, "category": e.category.name,
+                                "rubric": rubric.title.zh, "rubric_version": rubric.version,
+                                "max_total": _num(rubric.max_total), "criteria": crit, "rows": []})
+        g = j["groups"][-1]
+        scores = s.scores or {}
+        anonymous = bool(stage.anonymous)
+        g["rows"].append({
+            "draw": e.draw_number or "", "code": (e.anonymous_code or "") if anonymous else e.external_id,
+            "title": e.title, "contestant": "" if anonymous else e.contestant_name,
+            "marks": [scores.get(c["id"], "") for c in g["criteria"]], "total": s.total or "",
+            "comment": s.comment or "", "status": {"draft": "草稿", "submitted": "已提交",
+                                                    "locked": "已锁定"}.get(s.status.value, s.status.value),
+            "submitted_at": s.submitted_at.strftime("%Y-%m-%d %H:%M") if s.submitted_at else ""})
+    prog = stage.programme
+    return {"programme": prog.name, "stage": stage.name, "anonymous": bool(stage.anonymous),
+            "date": _date_zh(dt.date.today()), "judges": list(judges.values())}
+
+
+def _num(value) -> str:
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def judge_sheets_pdf(data: dict) -> bytes:
+    return render_pdf("judge_sheets.html", data)
+
+
+def filename(snap_or_data: dict, kind: str, ext: str, scope: str | None = None) -> str:
+    st = snap_or_data.get("stage")
+    if isinstance(st, dict):
+        parts = [st["programme"], st["name"]]
+    else:
+        parts = [snap_or_data["programme"], snap_or_data["stage"]]
+    parts += ([scope] if scope else []) + [kind]
+    return re.sub(r'[\\/:*?"<>|\s]', "", "-".join(parts)) + "." + ext
