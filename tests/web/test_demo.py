@@ -321,3 +321,144 @@ def test_the_first_demo_judge_can_score_through_the_api(small_demo, client):
     assert signed.status_code == 302
     with client.session_transaction() as s:
         assert s["judge_token_id"] is not None
+
+
+# -- the regional round, finished (issue 6: results, publication, promotion, certificates) ----------
+
+def _regional_publication():
+    from models import Publication
+    regional = stage_of("docent_competition", StageKind.regional)
+    return regional, db.session.scalars(select(Publication).where(Publication.stage_id == regional.id)).all()
+
+
+def _live_division(out: Path) -> int:
+    """The division left unscored: the one whose panel the first judges.csv row sits on."""
+    _, judges = read_csv(out / "judges.csv")
+    regional = stage_of("docent_competition", StageKind.regional)
+    panel = db.session.scalars(select(Panel).join(PanelMember).where(
+        Panel.stage_id == regional.id, PanelMember.judge_id == int(judges[0]["judge_id"]))).one()
+    return panel.division_id
+
+
+def test_demo_scores_confirms_all_but_the_live_division(small_demo):
+    from models import EntryConfirmation, EntryScoreRecord, ScoreEvent, ScoreSheet, SheetStatus
+    from services.sheets import compute_result, expected_judges, result_json
+    out, summary = small_demo
+    assert "评分表" in summary and "确认统分" in summary and "晋级" in summary and "certificates.csv" in summary
+    regional = stage_of("docent_competition", StageKind.regional)
+    live = _live_division(out)
+    entries = db.session.scalars(select(Entry).where(Entry.stage_id == regional.id, Entry.status == "active")).all()
+    scored = [e for e in entries if e.division_id != live]
+    assert scored and len(scored) < len(entries)
+    sheets = db.session.scalars(select(ScoreSheet).where(ScoreSheet.stage_id == regional.id)).all()
+    by_entry = defaultdict(list)
+    for s in sheets:
+        by_entry[s.entry_id].append(s)
+    assert not any(by_entry[e.id] for e in entries if e.division_id == live)
+    confirmations = {c.entry_id: c for c in db.session.scalars(select(EntryConfirmation)).all()}
+    assert set(confirmations) == {e.id for e in scored}
+    events = Counter((ev.sheet_id, ev.action.value) for ev in db.session.scalars(select(ScoreEvent)).all())
+    assert db.session.scalar(select(func.count()).select_from(EntryScoreRecord)) >= 1   # overtime recorded
+    for e in scored:
+        judges = expected_judges(db.session, e, regional)
+        assert sorted(s.judge_id for s in by_entry[e.id]) == sorted(j.id for j in judges), e.external_id
+        for s in by_entry[e.id]:
+            assert s.status == SheetStatus.locked and s.version == 1 and s.submitted_at is not None
+            assert events[(s.id, "submit")] == 1
+        result, rubric = compute_result(db.session, e, regional)
+        conf = confirmations[e.id]
+        assert (conf.rubric_id, conf.rubric_version) == (rubric.id, rubric.version)
+        assert conf.final_score == (None if result.final_score is None else str(result.final_score))
+        assert conf.status == result.status and conf.result == result_json(result)
+    assert sum(a == "confirm" for (_, a) in events.elements()) == len(scored)
+
+
+def test_demo_marks_are_what_the_api_would_store(small_demo):
+    """Every sheet passes the rubric's validation and stores exactly its formatted marks and total;
+    re-confirming an entry through services.sheets.confirm freezes the same result."""
+    from models import EntryConfirmation, ScoreSheet
+    from scoring.sheets import format_number, validate_sheet
+    from services.sheets import Actor, confirm, stage_rubric, unconfirm
+    regional = stage_of("docent_competition", StageKind.regional)
+    sheets = db.session.scalars(select(ScoreSheet).where(ScoreSheet.stage_id == regional.id)).all()
+    rubrics = {}
+    for s in sheets:
+        cat = s.entry.category_id
+        rubric = rubrics.setdefault(cat, stage_rubric(regional, cat))
+        assert (s.rubric_id, s.rubric_version) == (rubric.id, rubric.version)
+        checked = validate_sheet(rubric, s.scores, comment=s.comment)
+        assert s.scores == {k: format_number(v) for k, v in checked.scores.items()}
+        assert s.total == format_number(checked.total)
+    totals = {s.total for s in sheets}
+    assert len(totals) > 10                        # marks vary between entries and judges
+    conf = db.session.scalars(select(EntryConfirmation).order_by(EntryConfirmation.id)).first()
+    entry, frozen = conf.entry, dict(conf.result)
+    actor = Actor("测试")
+    unconfirm(db.session, entry, regional, actor, "复核")
+    again = confirm(db.session, entry, regional, actor)
+    assert again.result == frozen
+
+
+def test_demo_publishes_the_regional_round_and_promotes(small_demo, client):
+    from models import PublicationStatus
+    from services.publication import snapshot_rows
+    out, _ = small_demo
+    regional, pubs = _regional_publication()
+    assert len(pubs) == 1
+    pub = pubs[0]
+    assert pub.scope == "stage" and pub.status == PublicationStatus.final and pub.version == 1
+    assert pub.objection_until is not None and pub.finalised_at is not None
+    html = client.get("/results").get_data(as_text=True)
+    assert f"/results/{pub.id}" in html
+    assert client.get(f"/results/{pub.id}").status_code == 200
+
+    prelim = stage_of("docent_competition", StageKind.national_preliminary)
+    carried = db.session.scalars(select(Entry).where(Entry.stage_id == prelim.id)).all()
+    assert carried
+    promoted = {r["entry_id"] for r in snapshot_rows(pub.snapshot) if r["promotion"] == "promoted"}
+    assert {e.source_entry_id for e in carried} == promoted
+    per_group = Counter((e.division_id, e.category_id) for e in carried)
+    assert max(per_group.values()) <= 2
+    assert _live_division(out) not in {d for d, _ in per_group}   # the live division is still scoring
+
+
+def test_demo_certificates_csv_matches_the_certificates(small_demo, client):
+    from models import Certificate
+    out, _ = small_demo
+    header, rows = read_csv(out / "certificates.csv")
+    assert header == ["serial", "name", "award", "verify_url", "download_url"]
+    certs = {c.serial: c for c in db.session.scalars(select(Certificate)).all()}
+    assert rows and len(rows) == len(certs)
+    _, pubs = _regional_publication()
+    for row in rows:
+        cert = certs[row["serial"]]
+        assert cert.publication_id == pubs[0].id and cert.revoked_at is None
+        assert (row["name"], row["award"]) == (cert.holder_name, cert.award_name)
+        assert row["verify_url"] == f"{BASE}/verify/{cert.verify_code}"
+        assert row["download_url"] == f"{BASE}/certificates/{cert.serial}.pdf?code={cert.verify_code}"
+    row = rows[0]
+    page = client.get(row["verify_url"][len(BASE):])
+    assert page.status_code == 200 and row["name"] in page.get_data(as_text=True)
+    pdf = client.get(row["download_url"][len(BASE):])
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
+
+
+def test_the_first_demo_judge_still_has_entries_to_score(small_demo, client):
+    """The regional round is scored and confirmed except the live division, whose panel is the
+    first rows of judges.csv: the first judge sees entries to do and a PUT is accepted (201)."""
+    out, _ = small_demo
+    _, judges = read_csv(out / "judges.csv")
+    live = _live_division(out)
+    assert db.session.get(Division, live) is not None
+    headers = {"Authorization": f"Bearer {judges[0]['token']}"}
+    listing = client.get("/api/v1/me/entries", headers=headers).get_json()
+    todo = [e for e in listing["entries"] if e["scorable"] and e["status"] == "todo"]
+    assert todo and listing["done"] == 0
+    entry = todo[0]
+    body = {"scores": {c["id"]: c["max"] for c in entry["criteria"]}, "status": "submitted",
+            "client_request_id": "demo-live-1"}
+    assert client.put(f"/api/v1/me/sheets/{entry['id']}", json=body, headers=headers).status_code == 201
+    # the rows of that division's panel come first in judges.csv
+    panel_judges = set(db.session.scalars(select(PanelMember.judge_id).join(Panel).where(
+        Panel.division_id == live, Panel.stage_id == stage_of("docent_competition", StageKind.regional).id)))
+    assert {int(r["judge_id"]) for r in judges[:len(panel_judges)]} == panel_judges
