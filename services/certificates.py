@@ -284,8 +284,50 @@ def render_certificate_pdf(cert: Certificate, session=None) -> bytes:
 # -- batch: every certificate of a programme as one PDF and one ZIP ------------------------------------
 
 BATCH_KIND = "certificates"
-CHUNK = 25
+CHUNK = 25                 # certificates laid out and written as one PDF (one font subset) at a time
 CHUNK_CALLBACK = None      # the CLI prints progress through this
+
+
+def batch_workers(n_chunks: int) -> int:
+    """Worker processes for a batch: `CERTIFICATE_BATCH_WORKERS` (default: the CPUs this
+    process may use), never more than there are chunks; 1 renders in this process."""
+    import os
+
+    from flask import current_app
+    workers = current_app.config.get("CERTIFICATE_BATCH_WORKERS")
+    if workers is None:
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(int(workers), n_chunks))
+
+
+def _rendered_chunks(htmls: Iterable[str], workers: int) -> Iterable[tuple[bytes, list[bytes]]]:
+    """`documents.certificates.render_chunk` of each HTML, in order: here, or in `workers`
+    processes with at most two chunks per worker in flight. The workers are forked from
+    multiprocessing's fork server (a fresh single-threaded process, so safe beside this one's
+    threads and database connections; they only lay out and write PDFs), which imports
+    WeasyPrint once per application process instead of once per worker and batch."""
+    from collections import deque
+
+    from documents.certificates import render_chunk
+    if workers <= 1:
+        for html in htmls:
+            yield render_chunk(html)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["weasyprint", "pypdf", "documents.certificates"])
+    pool = ProcessPoolExecutor(workers, mp_context=ctx)
+    try:
+        pending: deque = deque()
+        for html in htmls:
+            pending.append(pool.submit(render_chunk, html))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def programme_certificates(session, programme_id: int) -> list[Certificate]:
@@ -339,10 +381,14 @@ def start_batch(session, programme_id: int, actor: str) -> tuple[BatchJob, bool]
 
 
 def run_batch(session, job_id: int, base_url: str | None = None) -> BatchJob:
-    """Render the job's certificates chunk by chunk, committing progress after each chunk;
-    writes `<fingerprint>.pdf` and `.zip` under the batch directory."""
+    """Render the job's certificates chunk by chunk (each chunk laid out and written once, its
+    one-page PDFs for the ZIP cut out of that PDF; chunks spread over worker processes),
+    committing progress after each chunk; writes `<fingerprint>.pdf` and `.zip` under the batch
+    directory."""
     import zipfile
-    from documents.certificates import certificate_documents, write_pages
+    from contextlib import closing
+
+    from documents.certificates import PdfJoiner, certificate_html
     job = session.get(BatchJob, job_id)
     job.status, job.started_at, job.done, job.error = JobStatus.running, datetime.now(timezone.utc), 0, None
     job.heartbeat_at = job.started_at
@@ -354,22 +400,25 @@ def run_batch(session, job_id: int, base_url: str | None = None) -> BatchJob:
         out.mkdir(parents=True, exist_ok=True)
         stem = f"certificates-{job.programme_id}-{job.fingerprint[:16]}"
         pdf_path, zip_path = out / f"{stem}.pdf", out / f"{stem}.zip"
-        pages = []
-        first = None
-        with zipfile.ZipFile(zip_path.with_suffix(".zip.part"), "w", zipfile.ZIP_DEFLATED) as zf:
-            for i in range(0, len(certs), CHUNK):
-                chunk = certs[i:i + CHUNK]
-                doc = certificate_documents(render_context(session, chunk, base_url))
-                first = first or doc
-                for cert, page in zip(chunk, doc.pages):
-                    zf.writestr(f"{cert.serial}-{cert.holder_name}.pdf", write_pages(doc, [page]))
-                pages.extend(doc.pages)
-                job.done = i + len(chunk)
+        chunks = [certs[i:i + CHUNK] for i in range(0, len(certs), CHUNK)]
+        # HTML is rendered here (database, request translations); workers only lay out and write
+        htmls = (certificate_html(render_context(session, chunk, base_url)) for chunk in chunks)
+        combined = PdfJoiner()            # pages appended while the workers render the next chunks
+        # members are PDFs (compressed streams): stored, deflating them again gains ~nothing
+        rendered = _rendered_chunks(htmls, batch_workers(len(chunks)))
+        with closing(rendered), zipfile.ZipFile(zip_path.with_suffix(".zip.part"), "w", zipfile.ZIP_STORED) as zf:
+            for chunk, (pdf, members) in zip(chunks, rendered, strict=True):
+                if len(members) != len(chunk):
+                    raise RuntimeError(f"{len(chunk)} certificates laid out as {len(members)} pages")
+                for cert, member in zip(chunk, members):
+                    zf.writestr(f"{cert.serial}-{cert.holder_name}.pdf", member)
+                combined.append(pdf)
+                job.done += len(chunk)
                 job.heartbeat_at = datetime.now(timezone.utc)
                 session.commit()
                 if CHUNK_CALLBACK:
                     CHUNK_CALLBACK(job)
-        pdf_path.with_suffix(".pdf.part").write_bytes(write_pages(first, pages) if first else b"")
+        pdf_path.with_suffix(".pdf.part").write_bytes(combined.write() if combined.count else b"")
         pdf_path.with_suffix(".pdf.part").replace(pdf_path)
         zip_path.with_suffix(".zip.part").replace(zip_path)
         job.output = {"pdf": str(pdf_path), "zip": str(zip_path), "count": len(certs)}

@@ -424,12 +424,52 @@ def test_batch_renders_one_pdf_and_one_zip_and_is_cached(app, certs, world):
         assert names == [f"{c.serial}-{c.holder_name}.pdf" for c in certs]
         assert "赵小红" in pdf_text(zf.read(names[3]))
     assert "张明" in pdf_text(open(job.output["pdf"], "rb").read())
+    assert_batch_pages(job, certs)
     again, created = svc.start_batch(db.session, world.prog.id, "test")
     assert (again.id, created) == (job.id, False)                 # cached
     certs[0].revoked_at = datetime.now(timezone.utc)               # a result changed: regenerated
     db.session.commit()
     fresh, created = svc.start_batch(db.session, world.prog.id, "test")
     assert created and fresh.id != job.id and fresh.total == 3
+
+
+def assert_batch_pages(job, certs):
+    """ZIP member k (in order) is one page naming holder k and serial k, carrying only its own
+    QR code, which reads back as holder k's verification URL; page k of the combined PDF is
+    holder k's too."""
+    combined = open(job.output["pdf"], "rb").read()
+    with zipfile.ZipFile(job.output["zip"]) as zf:
+        members = zf.infolist()
+        assert [m.filename for m in members] == [f"{c.serial}-{c.holder_name}.pdf" for c in certs]
+        for k, (member, cert) in enumerate(zip(members, certs)):
+            body = zf.read(member)
+            info = subprocess.run(["pdfinfo", "-"], input=body, capture_output=True, check=True).stdout.decode()
+            assert re.search(r"Pages:\s+1\n", info)
+            txt = re.sub(r"\s+", "", pdf_text(body))
+            assert cert.holder_name in txt and cert.serial in txt, (k, cert.serial)
+            others = [c for c in certs if c.serial != cert.serial]
+            assert not any(c.serial in txt for c in others)
+            expected = matrix_of(svc.verify_url(cert))
+            assert read_certificate_qr(page_image(body), len(expected))[0] == expected, (k, cert.serial)
+            page = subprocess.run(["pdftotext", "-f", str(k + 1), "-l", str(k + 1), "-", "-"], input=combined,
+                                  capture_output=True, check=True).stdout.decode()
+            assert cert.serial in re.sub(r"\s+", "", page)
+
+
+def test_batch_in_worker_processes_keeps_every_page_with_its_holder(app, certs, world, monkeypatch):
+    monkeypatch.setattr(svc, "CHUNK", 3)                   # 4 certificates: chunks of 3 and 1 ...
+    app.config["CERTIFICATE_BATCH_WORKERS"] = 2            # ... laid out in two spawned processes
+    job, _ = svc.start_batch(db.session, world.prog.id, "test")
+    db.session.commit()
+    seen = []
+    monkeypatch.setattr(svc, "CHUNK_CALLBACK", lambda j: seen.append(j.done))
+    with app.test_request_context():
+        assert svc.batch_workers(2) == 2
+        job = svc.run_batch(db.session, job.id)
+        assert job.status == JobStatus.done and job.done == job.total == 4 and seen == [3, 4]
+        info = subprocess.run(["pdfinfo", job.output["pdf"]], capture_output=True, check=True).stdout.decode()
+        assert re.search(r"Pages:\s+4\b", info)
+        assert_batch_pages(job, sorted(certs, key=lambda c: c.serial))
 
 
 def test_batch_from_the_ui_runs_in_the_background(org_client, certs, world, monkeypatch):
