@@ -12,3 +12,4 @@ from models.scores import (EntryConfirmation, EntryScoreRecord, EventAction, Sco
                            SheetStatus)
 from models.results import (BatchJob, Certificate, CertificateKind, CertificateTemplate, JobStatus,  # noqa: F401
                             Objection, Publication, PublicationStatus)
+from models.ratelimit import RateLimitHit  # noqa: F401

@@ -65,6 +65,13 @@ def lookup():
     form = LookupForm()
     found = failed = None
     if form.validate_on_submit():
+        from services import ratelimit
+        attempts, seconds = ratelimit.limit_for("cert_lookup")
+        if not ratelimit.allow(db.session, f"cert-lookup:{ratelimit.client_key()}", attempts, seconds):
+            db.session.commit()
+            return render_template("public/certificate_lookup.html", form=form, cert=None, failed=None,
+                                   limited=True), 429
+        db.session.commit()
         cert = svc.find_by_name_serial(db.session, form.name.data, form.serial.data)
         if cert is not None and cert.revoked_at is None:
             found = cert

@@ -40,6 +40,13 @@ def pin_login():
         form.pin.data = ""
         return _form_again(form, _("页面已过期，请重新输入PIN码。"), 400)
     session.pop(SESSION_KEY, None)  # a wrong PIN never leaves an earlier judge signed in
+    from services import ratelimit
+    attempts, seconds = ratelimit.limit_for("judge_pin")
+    allowed = ratelimit.allow(db.session, f"judge-pin:{ratelimit.client_key()}", attempts, seconds)
+    db.session.commit()
+    if not allowed:
+        form.pin.data = ""
+        return _form_again(form, _("尝试次数过多，请 %(m)s 分钟后再试，或扫描评委卡上的二维码。", m=seconds // 60), 429)
     raw = form.pin.data or ""
     if normalise_pin(raw) is None:
         return _form_again(form, _("PIN码应为评委卡上的 %(n)s 位数字，请核对后重新输入。", n=PIN_DIGITS), 401)
