@@ -123,17 +123,104 @@ def score_summary_pdf(snap: dict, **kw) -> bytes:
 
 
 # -- 成绩排名 (the long list; the fast path of bench/ranking_pdf.py) ---------------------------
+#
+# WeasyPrint's cost is per box: a 500-row table is ~4,000 cells, each a block with its own
+# style, line layout and borders. The ranking is therefore paginated here, with fixed rows per
+# page, and each page is ONE table row whose eight cells hold a whole column as preformatted
+# lines (`white-space: pre`, one font, one fixed line height, rules drawn by one empty block per
+# row underneath): ~10 boxes and a few hundred lines of text per page instead of ~400 cells. A
+# value too wide for its column is wrapped here (by an estimate of its width in em) and the
+# row takes as many lines as its tallest cell. Every page repeats the column header; the page
+# count is known before WeasyPrint runs.
 
-def ranking_context(snap: dict, *, date: str | dt.date | None = None, chunk: int = CHUNK) -> dict:
+RANK_FONT_MM = 9.5 * 25.4 / 72               # 1 em of the ranking's 9.5 pt text, in mm
+RANK_PAD_MM = 2.4                            # a cell's left + right padding
+RANK_COLUMNS = [("rank", "名次", 10), ("external_id", "编号", 16), ("title", "作品", 56), ("contestant", "选手", 19),
+                ("unit", "单位", 32), ("province", "省份", 14), ("score", "得分", 13), ("award", "奖项", 20)]
+RANK_LINES = {"doc": 44, "section": 48, "page": 50}   # text lines per page: under the title, under a scope, else
+RANK_MAX_LINES = 4                           # a value longer than this many lines is cut (…)
+
+
+def _em(ch: str) -> float:
+    """Estimated advance of `ch` in Noto Sans CJK SC, in em (on the wide side)."""
+    import unicodedata
+    if unicodedata.east_asian_width(ch) in ("W", "F"):
+        return 1.0
+    if ch in "MWmw@%":
+        return 0.9
+    return 0.72 if ch.isupper() else 0.6
+
+
+def _wrap(text: str, width_em: float) -> list[str]:
+    """`text` as lines no wider than `width_em` (CJK breaks anywhere; Latin at a space when
+    there is one), at most RANK_MAX_LINES."""
+    lines, cur, w = [], "", 0.0
+    for ch in text:
+        cw = _em(ch)
+        if cur and w + cw > width_em:
+            cut = cur.rfind(" ")
+            if ch != " " and cut > len(cur) // 2:
+                lines.append(cur[:cut])
+                cur = cur[cut + 1:]
+                w = sum(_em(c) for c in cur)
+            else:
+                lines.append(cur)
+                cur, w = "", 0.0
+            if ch == " ":
+                continue
+        cur += ch
+        w += cw
+    lines.append(cur)
+    if len(lines) > RANK_MAX_LINES:
+        lines = lines[:RANK_MAX_LINES]
+        lines[-1] = lines[-1][:-1] + "…"
+    return lines
+
+
+def ranking_rows(snap: dict) -> list[dict]:
+    """The ranking's sections: scope, count and the rows as plain values."""
     sections = []
     for cat in snap["categories"]:
         for group in cat["groups"]:
+            award = [_award_text(r) for r in group["rows"]]
             rows = [{"rank": r["rank"] if r["rank"] is not None else "—", "external_id": r["external_id"],
                      "title": r["title"], "contestant": r["contestant"], "unit": r["unit"],
-                     "province": r["province"], "score": r["score"] or "—", "award": _award_text(r),
-                     "promotion": PROMOTION_ZH.get(r.get("promotion") or "", "")} for r in group["rows"]]
-            sections.append({"scope": _scope(cat, group), "chunks": _chunks(rows, chunk), "count": len(rows)})
-    return {**_header(snap, date), "sections": sections}
+                     "province": r["province"], "score": r["score"] or "—",
+                     "award": a + (f" · {PROMOTION_ZH[r['promotion']]}" if r.get("promotion") in PROMOTION_ZH else ""),
+                     "entry_id": r.get("entry_id")}
+                    for r, a in zip(group["rows"], award)]
+            sections.append({"scope": _scope(cat, group), "count": len(rows), "rows": rows})
+    return sections
+
+
+def ranking_context(snap: dict, *, date: str | dt.date | None = None) -> dict:
+    """Pages of the ranking: each with its scope heading (on a section's first page), and per
+    column the page's lines (module notes above)."""
+    widths = [(key, (mm - RANK_PAD_MM) / RANK_FONT_MM) for key, _, mm in RANK_COLUMNS]
+    pages: list[dict] = []
+    for si, sec in enumerate(ranking_rows(snap)):
+        page = None
+        for row in sec["rows"] or [None]:
+            cells = {key: _wrap(str(row[key]), w) for key, w in widths} if row else {}
+            height = max(map(len, cells.values()), default=1)
+            if page is None or page["used"] + height > page["budget"]:
+                first = page is None
+                budget = RANK_LINES["doc" if first and si == 0 else "section" if first else "page"]
+                page = {"scope": sec["scope"], "count": sec["count"], "heading": first, "new_section": first and si > 0,
+                        "budget": budget, "used": 0, "rows": 0, "heights": [], "columns": {key: [] for key, _ in widths}}
+                pages.append(page)
+            if row is None:
+                continue
+            for key, lines in cells.items():
+                page["columns"][key] += lines + [""] * (height - len(lines))
+            page["used"] += height
+            page["rows"] += 1
+            page["heights"].append(height)
+    columns = [{"key": key, "label": label, "width": mm} for key, label, mm in RANK_COLUMNS]
+    return {**_header(snap, date), "columns": columns,
+            "pages": [{"scope": p["scope"], "count": p["count"], "heading": p["heading"],
+                       "new_section": p["new_section"], "rows": p["rows"], "lines": p["used"], "heights": p["heights"],
+                       "cells": ["\n".join(p["columns"][c["key"]]) for c in columns]} for p in pages]}
 
 
 def ranking_pdf(snap: dict, **kw) -> bytes:

@@ -164,3 +164,36 @@ def test_oversight_may_download_judges_and_anonymous_may_not(app, client, hall, 
     assert login(oversight, "jianshen").status_code == 302
     for tail in tails:
         assert oversight.get(url(hall, tail)).status_code == 200, tail
+
+
+def _synthetic_snapshot(n: int) -> dict:
+    rows = [{"rank": i + 1, "entry_id": i + 1, "external_id": f"R{i + 1:05d}",
+             "title": f"作品标题第{i + 1}号" + ("：一个很长很长的标题需要换行排版才能放下 Long Title" if i % 97 == 5 else ""),
+             "contestant": f"选手{i + 1:04d}", "members": [], "unit": f"第{i % 37 + 1}科技馆", "unit_id": i % 37,
+             "province": "北京市", "score": f"{95 - i * 0.05:.2f}", "status": "ok",
+             "award": {"id": "first", "name": "一等奖"} if i < 50 else None, "honours": [],
+             "promotion": "promoted" if i < 20 else None, "reasons": [], "notes": [], "decided_by": None,
+             "judges": [], "penalties": []} for i in range(n)]
+    return {"stage": {"id": 1, "name": "全国初评", "kind": "preliminary", "programme": "2026年全国科技馆辅导员大赛",
+                      "programme_id": 1, "year": 2026}, "generated_at": "2026-11-29T16:40:00+00:00", "method": "rubric",
+            "categories": [{"id": 1, "code": "exhibit", "name": "展品辅导", "rubric": {"id": "x", "version": 1, "title": "x"},
+                            "groups": [{"division": None, "rows": rows}]}]}
+
+
+def test_500_row_ranking_pdf_has_every_entry_once_and_a_header_on_each_page():
+    import re
+
+    from pypdf import PdfReader
+
+    from documents.result_pdfs import ranking_context, ranking_pdf
+    snap = _synthetic_snapshot(500)
+    pdf = ranking_pdf(snap)
+    n_pages = len(PdfReader(io.BytesIO(pdf)).pages)
+    assert n_pages == len(ranking_context(snap)["pages"])            # no page overflowed its line budget
+    ids = re.findall(r"R\d{5}", text(pdf))
+    assert sorted(ids) == [f"R{i:05d}" for i in range(1, 501)]       # every row exactly once
+    for k in range(1, n_pages + 1):
+        page = subprocess.run(["pdftotext", "-layout", "-f", str(k), "-l", str(k), "-", "-"], input=pdf,
+                              capture_output=True, check=True).stdout.decode()
+        assert re.search(r"名次\s+编号\s+作品\s+选手\s+单位\s+省份\s+得分\s+奖项", page), k
+        assert f"第 {k} 页 / 共 {n_pages} 页" in page
