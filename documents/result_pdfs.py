@@ -223,8 +223,133 @@ def ranking_context(snap: dict, *, date: str | dt.date | None = None) -> dict:
                        "cells": ["\n".join(p["columns"][c["key"]]) for c in columns]} for p in pages]}
 
 
-def ranking_pdf(snap: dict, **kw) -> bytes:
-    return render_pdf("ranking.html", ranking_context(snap, **kw))
+# The page count is known before WeasyPrint runs, so a long ranking is laid out in chunks of
+# consecutive pages, each its own WeasyPrint document (`ranking_chunk_pdf`): the first chunk in
+# this process, the others at the same time in worker processes forked from multiprocessing's
+# fork server (as the certificates' batch, services/certificates.py), and the chunks' PDFs are
+# joined with pypdf. Each chunk numbers its pages from where it starts (`page_start`, the
+# footer's total is the whole ranking's `page_total`) and carries the title and meta strings for
+# the running header. Each chunk subsets the CJK font for itself, so the joined PDF is larger
+# than the single document (bench/ranking_pdf.py prints both sizes).
+# `RANKING_PDF_WORKERS` (app config; -1: the CPUs this process may use) is the number of chunks;
+# 0 or 1 (the default: on the shared, loaded 2-CPU bench machine the parallel path was no faster,
+# bench/ranking_pdf.py) lays the whole ranking out as one document in this process, and so does
+# any ranking shorter than RANK_PARALLEL_MIN_PAGES or a pool that cannot be started.
+
+RANK_PARALLEL_MIN_PAGES = 3
+_RANK_POOL: dict[str, Any] = {}              # the worker pool, kept for the process: {"pool", "workers"}
+
+
+def ranking_workers() -> int:
+    """Chunks (processes, this one included) for a long ranking: `RANKING_PDF_WORKERS` from the
+    app config when there is an app (-1: the CPUs this process may use), else 0 (in-process)."""
+    import os
+    workers = None
+    try:
+        from flask import current_app, has_app_context
+        if has_app_context():
+            workers = current_app.config.get("RANKING_PDF_WORKERS")
+    except ImportError:                                  # pragma: no cover
+        pass
+    if workers is None:
+        workers = 0
+    elif int(workers) < 0:                               # -1: the CPUs this process may use
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(0, int(workers))
+
+
+def _html_pdf(html: str) -> bytes:
+    from weasyprint import CSS, HTML
+
+    from documents.pdf import FONT_DIR, TEMPLATE_DIR, url_fetcher
+    fetcher = url_fetcher()
+    css = CSS(string=(TEMPLATE_DIR / "base.css").read_text(encoding="utf-8"), url_fetcher=fetcher)
+    return HTML(string=html, base_url=FONT_DIR.as_uri() + "/", url_fetcher=fetcher).write_pdf(stylesheets=[css])
+
+
+def ranking_chunk_pdf(html: str) -> bytes:
+    """Lay out and write one chunk of the ranking (HTML rendered by the caller, so the request's
+    translations apply). Picklable in and out; touches nothing else (worker processes)."""
+    return _html_pdf(html)
+
+
+def _rank_pool(workers: int):
+    """A process pool of `workers` processes, started once per application process and reused
+    (a fresh pool per document would pay the workers' font loading every time)."""
+    pool = _RANK_POOL.get("pool")
+    if pool is not None and _RANK_POOL.get("workers") == workers:
+        return pool
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["weasyprint", "pypdf", "documents.result_pdfs"])   # no-op if already started
+    pool = ProcessPoolExecutor(workers, mp_context=ctx)
+    _RANK_POOL.update(pool=pool, workers=workers)
+    return pool
+
+
+def shutdown_ranking_pool() -> None:
+    pool = _RANK_POOL.pop("pool", None)
+    _RANK_POOL.pop("workers", None)
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _split_pages(pages: list, n: int) -> list[list]:
+    """`pages` as `n` runs of consecutive pages, weighted by their text lines."""
+    total = sum(p["lines"] + 4 for p in pages) or 1
+    out, cur, acc = [], [], 0.0
+    for p in pages:
+        cur.append(p)
+        acc += p["lines"] + 4
+        if len(out) < n - 1 and acc >= total * (len(out) + 1) / n:
+            out.append(cur)
+            cur = []
+    if cur:
+        out.append(cur)
+    return out
+
+
+def _css_escape(text: str) -> str:
+    """`text` for the inside of a double-quoted CSS string in a template: letters and digits as
+    they are, everything else as a 6-digit CSS escape (nothing left for HTML escaping to touch)."""
+    return "".join(c if c.isalnum() else f"\\{ord(c):06x}" for c in text)
+
+
+def ranking_pdf(snap: dict, *, workers: int | None = None, **kw) -> bytes:
+    """The ranking as one PDF: laid out in `workers` chunks of pages at the same time (default
+    `ranking_workers()`), or as one document in this process (see the notes above)."""
+    from documents.pdf import render_html
+    ctx = ranking_context(snap, **kw)
+    pages = ctx["pages"]
+    workers = ranking_workers() if workers is None else workers
+    if workers <= 1 or len(pages) < RANK_PARALLEL_MIN_PAGES:
+        return render_pdf("ranking.html", ctx)
+    chunks = _split_pages(pages, min(workers, len(pages)))
+    from documents.pdf import _gettext
+    header = {"css_title": _css_escape(ctx["programme"] + ctx["stage"] + _gettext("成绩排名")),
+              "css_meta": _css_escape(f"{ctx['programme']} · {ctx['stage']} · {ctx['date']}")}
+    htmls, start = [], 1
+    for chunk in chunks:
+        htmls.append(render_html("ranking.html", {**ctx, **header, "pages": chunk, "page_start": start,
+                                                  "page_total": len(pages)}))
+        start += len(chunk)
+    try:
+        pool = _rank_pool(len(htmls) - 1)
+        futures = [pool.submit(ranking_chunk_pdf, html) for html in htmls[1:]]
+    except Exception:                                    # no pool here (e.g. no fork server): one process
+        shutdown_ranking_pool()
+        return render_pdf("ranking.html", ctx)
+    first = ranking_chunk_pdf(htmls[0])
+    try:
+        rest = [f.result() for f in futures]
+    except Exception:                                    # a worker died: the rest in this process
+        shutdown_ranking_pool()
+        rest = [ranking_chunk_pdf(html) for html in htmls[1:]]
+    from documents.certificates import join_pdfs
+    return join_pdfs([first, *rest])
 
 
 # -- 评委打分表 --------------------------------------------------------------------------------

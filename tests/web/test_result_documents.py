@@ -180,14 +180,18 @@ def _synthetic_snapshot(n: int) -> dict:
                             "groups": [{"division": None, "rows": rows}]}]}
 
 
-def test_500_row_ranking_pdf_has_every_entry_once_and_a_header_on_each_page():
+@pytest.mark.parametrize("workers", [0, 2], ids=["in-process", "two-chunks-in-workers"])
+def test_500_row_ranking_pdf_has_every_entry_once_and_a_header_on_each_page(workers):
     import re
 
     from pypdf import PdfReader
 
-    from documents.result_pdfs import ranking_context, ranking_pdf
+    from documents.result_pdfs import ranking_context, ranking_pdf, shutdown_ranking_pool
     snap = _synthetic_snapshot(500)
-    pdf = ranking_pdf(snap)
+    try:
+        pdf = ranking_pdf(snap, workers=workers)
+    finally:
+        shutdown_ranking_pool()
     n_pages = len(PdfReader(io.BytesIO(pdf)).pages)
     assert n_pages == len(ranking_context(snap)["pages"])            # no page overflowed its line budget
     ids = re.findall(r"R\d{5}", text(pdf))
@@ -197,3 +201,4 @@ def test_500_row_ranking_pdf_has_every_entry_once_and_a_header_on_each_page():
                               capture_output=True, check=True).stdout.decode()
         assert re.search(r"名次\s+编号\s+作品\s+选手\s+单位\s+省份\s+得分\s+奖项", page), k
         assert f"第 {k} 页 / 共 {n_pages} 页" in page
+        assert "2026年全国科技馆辅导员大赛全国初评成绩排名" in page.splitlines()[0]   # running header, every chunk
