@@ -63,6 +63,16 @@ def result_document(pid: int, sid: int, kind: str, ext: str):
     return _send(to_xlsx(snap, date=date), name, XLSX)
 
 
+@bp.get("/programmes/<int:pid>/stages/<int:sid>/documents/ranking.pdf")
+def ranking_document(pid: int, sid: int):
+    """成绩排名 as a print-ready PDF (the fast paginated layout of documents/result_pdfs.py)."""
+    stage = _stage(_programme(pid), sid)
+    cid = _category(stage)
+    snap, date = _snapshot(stage, cid)
+    scope = next((c["name"] for c in snap["categories"] if c["id"] == cid), None) if cid is not None else None
+    return _send(pdfs.ranking_pdf(snap, date=date), pdfs.filename(snap, "成绩排名", "pdf", scope), "application/pdf")
+
+
 @bp.get("/programmes/<int:pid>/stages/<int:sid>/documents/judge-sheets.pdf")
 def judge_sheets_document(pid: int, sid: int):
     stage = _stage(_programme(pid), sid)

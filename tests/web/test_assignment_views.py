@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 import subprocess
 
 import pytest
@@ -211,7 +210,6 @@ def _pdf_text(data: bytes, tmp_path) -> str:
     return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
 
 
-@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils not installed")
 def test_pdf_exports_are_pdfs_with_the_panel_names(org_client, small, tmp_path):
     svc.run_panels(db.session, small.regional, size=4, max_panels=2, seed=5)
     svc.draw_stage(db.session, small.regional)
@@ -229,7 +227,6 @@ def test_pdf_exports_are_pdfs_with_the_panel_names(org_client, small, tmp_path):
         assert "京五" in text
 
 
-@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils not installed")
 def test_anonymous_schedule_pdf_shows_codes_not_contestants(org_client, small, tmp_path):
     svc.run_reviews(db.session, small.prelim, per_entry=3, seed=3)
     svc.draw_stage(db.session, small.prelim)

@@ -7,7 +7,6 @@ every entry with services.sheets.confirm."""
 from __future__ import annotations
 
 import io
-import shutil
 import subprocess
 from types import SimpleNamespace
 
@@ -21,7 +20,6 @@ from services import sheets as svc
 from tests.conftest import login, make_user
 from tests.web.test_judge_api import FULL, auth, build_hall
 
-pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils (pdftotext) missing")
 
 
 def marks(judge: int, entry: int) -> dict:
@@ -146,6 +144,16 @@ def test_documents_from_a_publication_snapshot(org_client, hall):
 def test_the_results_page_links_the_documents(org_client, hall):
     html = org_client.get(f"/admin/programmes/{hall.prog.id}/stages/{hall.stage.id}/results").get_data(as_text=True)
     assert "/documents/awards.pdf" in html and "/documents/score-summary.xlsx" in html and "judge-sheets.pdf" in html
+    assert "/documents/ranking.pdf" in html
+
+
+def test_ranking_pdf_download_lists_every_entry_with_its_score(org_client, hall):
+    resp = org_client.get(url(hall, "ranking.pdf"))
+    assert resp.status_code == 200 and resp.mimetype == "application/pdf"
+    body = text(resp.data)
+    for e in hall.entries:
+        assert body.count(e.external_id) == 1
+    assert "名次" in body.replace(" ", "") and "第1页/共1页" in body.replace(" ", "")
 
 
 @pytest.fixture
