@@ -32,5 +32,19 @@ def result(publication_id: int):
     pub = db.session.get(Publication, publication_id)
     if not svc.is_public(db.session, pub):
         abort(404)
-    return render_template("public/result.html", pub=pub, snap=pub.snapshot, prog=pub.stage.programme,
+    return render_template("public/result.html", pub=pub, snap=public_view(pub.snapshot), prog=pub.stage.programme,
                            today=svc.china_today())
+
+
+def public_view(snap: dict) -> dict:
+    """What the public sees of a snapshot: ranked rows only. An entry that is not ranked
+    (incomplete, disqualified, vetoed) is the organisers' business until it is resolved, and a
+    division or category with nothing ranked is left out rather than shown as a list of dashes."""
+    categories = []
+    for cat in snap.get("categories", []):
+        groups = [{**g, "rows": [r for r in g.get("rows", []) if r.get("rank") is not None]}
+                  for g in cat.get("groups", [])]
+        groups = [g for g in groups if g["rows"]]
+        if groups:
+            categories.append({**cat, "groups": groups})
+    return {**snap, "categories": categories}

@@ -100,3 +100,27 @@ def test_public_page_works_for_logged_in_users_too(world, client):
     make_user("judge", "judge")
     login(client, "judge")
     assert client.get(f"/results/{pub.id}").status_code == 200
+
+
+def test_unranked_entries_and_empty_groups_stay_off_the_public_page(world, client):
+    """An entry not yet ranked (a division still scoring, a disqualification under review) is
+    the organisers' business: the public page lists ranked rows only, and a group with nothing
+    ranked is left out instead of showing a list of dashes. Organisers still see every row."""
+    from tests.web.test_publication import make_snapshot
+    stage, cat, entries = world
+    snap = make_snapshot(stage, entries)
+    rows = snap["categories"][0]["groups"][0]["rows"]
+    rows[2].update(rank=None, score=None, status="incomplete", award=None, title="未评完的作品")
+    snap["categories"][0]["groups"].append(
+        {"division": {"id": 999, "code": "XX", "name": "尚未评分赛区"},
+         "rows": [dict(rows[2], entry_id=99999, external_id="E999", title="另一个未评完的作品")]})
+    pub = svc.create_draft(db.session, stage, actor="组织方甲", snapshot=snap)
+    _publish(pub)
+    html = client.get(f"/results/{pub.id}").get_data(as_text=True)
+    assert "磁悬浮的秘密" in html and "会唱歌的水杯" in html
+    assert "未评完的作品" not in html and "尚未评分赛区" not in html
+    # the organiser's view of the same publication keeps them
+    make_user("organiser", "zuzhi")
+    login(client, "zuzhi")
+    organiser_html = client.get(f"/admin/programmes/{stage.programme_id}/stages/{stage.id}/publications/{pub.id}")
+    assert "未评完的作品" in organiser_html.get_data(as_text=True)
