@@ -30,15 +30,14 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Iterable
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import selectinload
 
-from models import (Assignment, Category, Entry, EntryConfirmation, EntryScoreRecord, EventAction, Judge, Panel,
+from models import (Category, Entry, EntryConfirmation, EntryScoreRecord, EventAction, Judge, Panel,
                     PanelMember, PanelRole, Role, ScoreEvent, ScoreSheet, SheetStatus, Stage, Team, TeamMember)
 from scoring.live import competition_ranks, entry_state, median, off_marks
 from services import sheets as svc
 from services.conflicts import stage_conflict_index
-from services.declarations import stage_uses_assignments
 
 BEIJING = timezone(timedelta(hours=8))
 MONITOR_MIN_ENTRIES = 3
@@ -147,32 +146,6 @@ def panel_entries(session, panel: Panel, category_id: int) -> list[Entry]:
     return sorted(session.scalars(stmt), key=lambda e: (e.draw_number is None, e.draw_number or 0, e.external_id))
 
 
-def _in_scope_judges(session, stage: Stage, entries: list[Entry]) -> dict[int, set[int]]:
-    """entry id -> assigned reviewers or covering panels' members, before conflicts."""
-    ids = [e.id for e in entries]
-    out: dict[int, set[int]] = {e.id: set() for e in entries}
-    if not ids:
-        return out
-    if stage_uses_assignments(session, stage):
-        for judge_id, entry_id in session.execute(select(Assignment.judge_id, Assignment.entry_id)
-                                                  .where(Assignment.entry_id.in_(ids))):
-            out[entry_id].add(judge_id)
-    else:
-        rows = session.execute(select(PanelMember.judge_id, Panel.category_id, Panel.division_id)
-                               .join(Panel, Panel.id == PanelMember.panel_id)
-                               .where(Panel.stage_id == stage.id)).all()
-        for e in entries:
-            out[e.id] = {j for j, c, d in rows if (c is None or c == e.category_id)
-                         and (d is None or d == e.division_id)}
-    return out
-
-
-def _less_conflicts(scope: dict[int, set[int]], index) -> dict[int, set[int]]:
-    """entry id -> the judges its result waits for (as `sheets.expected_judges`, in bulk)."""
-    return {eid: {j for j in js if not (eid in index.entries and index.is_hard(j, eid))}
-            for eid, js in scope.items()}
-
-
 def entry_label(entry: Entry, stage: Stage) -> dict[str, Any]:
     """How an entry is named on the console and the screen: names and unit in an open stage,
     the anonymous code only in an anonymous one."""
@@ -204,11 +177,11 @@ def build_grid(session, stage: Stage, panel: Panel, category_id: int, viewer: Vi
     entries = panel_entries(session, panel, category_id)
     ids = [e.id for e in entries]
     members = {m.judge_id: m.role for m in panel.members}
-    scope = _in_scope_judges(session, stage, entries)
+    scope = svc.judges_in_scope(session, stage, entries)
     judge_ids = set(members).union(*scope.values())
     # Only this panel's judges and entries: a poll every 3 s must not load a national stage.
     index = stage_conflict_index(session, stage, judge_ids=judge_ids, entry_ids=ids)
-    expected = _less_conflicts(scope, index)
+    expected = svc.drop_conflicts(scope, index)
     judges = {j.id: j for j in session.scalars(select(Judge).where(Judge.id.in_(judge_ids))
                                                .options(selectinload(Judge.person)))} if judge_ids else {}
     columns = sorted(judges.values(), key=lambda j: (ROLE_ORDER.get(members.get(j.id), 3), j.external_id))

@@ -722,7 +722,8 @@ def finish_regional_round(session, b: _Builder, seed: int, base_url: str) -> Reg
     from scoring.sheets import format_number, validate_sheet
     from services import certificates as certs
     from services import publication as pubs
-    from services.results import _expected, promote_entries
+    from services.results import promote_entries
+    from services.sheets import expected_judges_for
     from services.sheets import Actor, compute_result, record_entry, result_json, stage_rubric
 
     timings: dict[str, float] = {}
@@ -738,7 +739,7 @@ def finish_regional_round(session, b: _Builder, seed: int, base_url: str) -> Reg
     entries = [e for e in b.regional_entries if e.status == "active"]
     scored = [e for e in entries if e.division_id != live.id]
     rubrics = {cat.id: stage_rubric(stage, cat.id) for cat in b.cats.values()}
-    expected = _expected(session, stage, scored)   # services.sheets.expected_judges, all at once
+    expected = expected_judges_for(session, stage, scored)
 
     # per entry a latent quality, per judge a small bias; noise per mark
     bias = {j.id: rng.gauss(0, 0.035) for members in b.regional_panels.values() for j in members}

@@ -44,13 +44,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from models import (Assignment, Category, Entry, EntryConfirmation, EntryScoreRecord, Judge, Panel, PanelMember,
-                    Person, ScoreSheet, SheetStatus, Stage, Team, TeamMember)
+from models import (Category, Entry, EntryConfirmation, EntryScoreRecord, Person, ScoreSheet, SheetStatus, Stage,
+                    Team, TeamMember)
 from scoring.ranking import PromotionRow, Ranked, StageResult, rank_stage
 from scoring.rubric import Rubric
 from scoring.sheets import SheetInvalid, format_number, validate_sheet
-from services.conflicts import stage_conflict_index
-from services.sheets import SheetError, stage_rubric
+from services.sheets import SheetError, expected_judges_for, stage_rubric
 
 __all__ = ["PromotionOutcome", "PromotionRefused", "ResultGroup", "ResultRow", "StageOutcome",
            "decided_by_zh", "next_stage", "promote_entries", "promote_reserve", "snapshot", "stage_results"]
@@ -175,35 +174,6 @@ def _entries(session, stage: Stage, category_id: int | None) -> list[Entry]:
     return list(session.scalars(q))
 
 
-def _expected(session, stage: Stage, entries: list[Entry]) -> dict[int, list[Judge]]:
-    """`services.sheets.expected_judges` for every entry at once (same rule, one query each)."""
-    if not entries:
-        return {}
-    uses_assignments = session.scalar(select(Assignment.id).where(Assignment.stage_id == stage.id).limit(1)) is not None
-    ids = [e.id for e in entries]
-    by_entry: dict[int, set[int]] = defaultdict(set)
-    if uses_assignments:
-        for eid, jid in session.execute(select(Assignment.entry_id, Assignment.judge_id)
-                                        .where(Assignment.entry_id.in_(ids))):
-            by_entry[eid].add(jid)
-    else:
-        rows = session.execute(select(PanelMember.judge_id, Panel.category_id, Panel.division_id)
-                               .join(Panel, Panel.id == PanelMember.panel_id)
-                               .where(Panel.stage_id == stage.id)).all()
-        for e in entries:
-            by_entry[e.id] = {j for j, c, d in rows if (c is None or c == e.category_id)
-                              and (d is None or d == e.division_id)}
-    all_ids = set().union(*by_entry.values()) if by_entry else set()
-    judges = {j.id: j for j in session.scalars(select(Judge).where(Judge.id.in_(all_ids)))} if all_ids else {}
-    index = stage_conflict_index(session, stage, judge_ids=list(judges), entry_ids=ids)
-    out = {}
-    for e in entries:
-        js = [judges[j] for j in by_entry.get(e.id, ()) if j in judges]
-        js = [j for j in js if not (e.id in index.entries and index.is_hard(j.id, e.id))]
-        out[e.id] = sorted(js, key=lambda j: j.external_id)
-    return out
-
-
 def decided_by_zh(name: str | None, rubric: Rubric) -> str | None:
     """What placed an entry below the one above it, in Chinese; None when the score did."""
     if name is None or name == "score":
@@ -225,7 +195,7 @@ def stage_results(session, stage: Stage, *, category_id: int | None = None) -> S
     nxt = next_stage(session, stage)
     entries = _entries(session, stage, category_id)
     ids = [e.id for e in entries]
-    expected = _expected(session, stage, entries)
+    expected = expected_judges_for(session, stage, entries)
     sheets: dict[int, list[ScoreSheet]] = defaultdict(list)
     records: dict[int, EntryScoreRecord] = {}
     confirmations: dict[int, EntryConfirmation] = {}

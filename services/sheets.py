@@ -517,24 +517,49 @@ def reopen(session, sheet: ScoreSheet, actor: Actor, reason: str) -> ScoreSheet:
     return sheet
 
 
-def expected_judges(session, entry: Entry, stage: Stage, index=None) -> list[Judge]:
-    """The judges whose sheets the entry's result waits for: assigned reviewers (review design)
-    or the members of the panels covering the entry (live round), less hard conflicts."""
+def judges_in_scope(session, stage: Stage, entries: list[Entry]) -> dict[int, set[int]]:
+    """entry id -> the judges who meet it before conflicts: assigned reviewers (review design)
+    or the members of the panels covering it (live round). One query for any number of entries."""
+    out: dict[int, set[int]] = {e.id: set() for e in entries}
+    if not entries:
+        return out
     if decl.stage_uses_assignments(session, stage):
         from models import Assignment
-        judges = list(session.scalars(select(Judge).join(Assignment, Assignment.judge_id == Judge.id)
-                                      .where(Assignment.entry_id == entry.id)))
+        for judge_id, entry_id in session.execute(select(Assignment.judge_id, Assignment.entry_id)
+                                                  .where(Assignment.entry_id.in_(list(out)))):
+            out[entry_id].add(judge_id)
     else:
         rows = session.execute(select(PanelMember.judge_id, Panel.category_id, Panel.division_id)
                                .join(Panel, Panel.id == PanelMember.panel_id)
                                .where(Panel.stage_id == stage.id)).all()
-        ids = {j for j, c, d in rows if (c is None or c == entry.category_id)
-               and (d is None or d == entry.division_id)}
-        judges = list(session.scalars(select(Judge).where(Judge.id.in_(ids)))) if ids else []
+        for e in entries:
+            out[e.id] = {j for j, c, d in rows if (c is None or c == e.category_id)
+                         and (d is None or d == e.division_id)}
+    return out
+
+
+def drop_conflicts(scope: dict[int, set[int]], index) -> dict[int, set[int]]:
+    """`judges_in_scope` less the hard conflicts: whose sheets each entry's result waits for."""
+    return {eid: {j for j in js if not (eid in index.entries and index.is_hard(j, eid))}
+            for eid, js in scope.items()}
+
+
+def expected_judges_for(session, stage: Stage, entries: list[Entry], *, index=None) -> dict[int, list[Judge]]:
+    """entry id -> the judges whose sheets its result waits for, by judge number: the rule of
+    `expected_judges` for many entries at once (the results page, the console, the demo)."""
+    scope = judges_in_scope(session, stage, entries)
+    all_ids = set().union(*scope.values()) if scope else set()
+    judges = {j.id: j for j in session.scalars(select(Judge).where(Judge.id.in_(all_ids)))} if all_ids else {}
     if index is None:
-        index = stage_conflict_index(session, stage, judge_ids=[j.id for j in judges], entry_ids=[entry.id])
-    out = [j for j in judges if not (entry.id in index.entries and index.is_hard(j.id, entry.id))]
-    return sorted(out, key=lambda j: j.external_id)
+        index = stage_conflict_index(session, stage, judges=list(judges.values()), entry_ids=list(scope))
+    return {eid: sorted((judges[j] for j in js if j in judges), key=lambda j: j.external_id)
+            for eid, js in drop_conflicts(scope, index).items()}
+
+
+def expected_judges(session, entry: Entry, stage: Stage, index=None) -> list[Judge]:
+    """The judges whose sheets the entry's result waits for: assigned reviewers (review design)
+    or the members of the panels covering the entry (live round), less hard conflicts."""
+    return expected_judges_for(session, stage, [entry], index=index)[entry.id]
 
 
 def entry_record(session, entry_id: int) -> EntryScoreRecord | None:

@@ -31,7 +31,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from blueprints.access import require_roles
 from blueprints.certificates import bp
 from extensions import db
-from models import (BatchJob, Certificate, CertificateKind, CertificateTemplate, JobStatus, Programme, Publication,
+from models import (BatchJob, Certificate, CertificateKind, JobStatus, Programme, Publication,
                     PublicationStatus, Role, Stage)
 from services import certificates as svc
 
@@ -266,7 +266,7 @@ def issue(pid: int):
     pub = db.session.get(Publication, form.publication.data)
     try:
         out = svc.issue(db.session, pub, _actor(), allow_public=bool(form.allow_public.data))
-    except svc.CertificateError as err:
+    except svc.CertificateError:
         db.session.rollback()
         flash(_("只有最终结果（或勾选“公示期内也颁发”时的公示结果）才能颁发证书"), "error")
         return redirect(url_for("certificates.admin_index", pid=prog.id))
