@@ -9,11 +9,12 @@ SVG on a white card.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 import segno
 
-BEIJING = timezone(timedelta(hours=8))
+from models.base import in_beijing
+
 CARDS_PER_PAGE = 8   # 2 columns × 4 rows
 QR_BORDER = 3
 
@@ -38,8 +39,7 @@ def qr_svg(url: str) -> str:
 
 
 def beijing(moment: datetime) -> str:
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+    return in_beijing(moment).strftime("%Y-%m-%d %H:%M")
 
 
 def card(*, programme: str, stage: str, name: str, external_id: str, unit: str, plain: str, pin: str,

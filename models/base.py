@@ -2,14 +2,32 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import DateTime, Enum
 from sqlalchemy.orm import mapped_column
 
 
+#: China has one time zone and no daylight saving: every date a user sees is Beijing time.
+BEIJING = timezone(timedelta(hours=8))
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes for timezone-aware columns; they were stored as UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
+def in_beijing(moment: datetime) -> datetime:
+    """A stored moment (aware or SQLite-naive UTC) as Beijing time, for display."""
+    return as_utc(moment).astimezone(BEIJING)
+
+
+def beijing_today() -> date:
+    return datetime.now(BEIJING).date()
 
 
 def enum_column(enum_cls: type[enum.Enum], **kw):

@@ -26,7 +26,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Iterable
 
@@ -35,11 +35,11 @@ from sqlalchemy.orm import selectinload
 
 from models import (Category, Entry, EntryConfirmation, EntryScoreRecord, EventAction, Judge, Panel,
                     PanelMember, PanelRole, Role, ScoreEvent, ScoreSheet, SheetStatus, Stage, Team, TeamMember)
+from models.base import in_beijing
 from scoring.live import competition_ranks, entry_state, median, off_marks
 from services import sheets as svc
 from services.conflicts import stage_conflict_index
 
-BEIJING = timezone(timedelta(hours=8))
 MONITOR_MIN_ENTRIES = 3
 ROLE_ORDER = {PanelRole.chief: 0, PanelRole.member: 1, PanelRole.teacher_seat: 2}
 
@@ -358,8 +358,7 @@ def screen_data(session, stage: Stage, category: Category, division_id: int | No
 def beijing(moment: datetime | None) -> str:
     if moment is None:
         return ""
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    return aware.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+    return in_beijing(moment).strftime("%Y-%m-%d %H:%M:%S")
 
 
 STATUS_ZH = {"draft": "草稿", "submitted": "已提交", "locked": "已锁定"}

@@ -38,13 +38,13 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from models import Judge, JudgeToken, Stage, hash_token
-from models.base import utcnow
+from models.base import BEIJING, as_utc, utcnow
 
 #: The only judge state kept in the (signed cookie) session.
 SESSION_KEY = "judge_token_id"
@@ -81,11 +81,6 @@ class TokenCheck:
         return self.token.stage
 
 
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes for timezone-aware columns; they were stored as UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
-
-
 def _judge(token: JudgeToken | None, now: datetime | None = None) -> TokenCheck:
     if token is None:
         return TokenCheck(None, TokenProblem.unknown)
@@ -94,7 +89,7 @@ def _judge(token: JudgeToken | None, now: datetime | None = None) -> TokenCheck:
         return TokenCheck(None, TokenProblem.unknown)
     if token.revoked_at is not None:
         return TokenCheck(token, TokenProblem.revoked)
-    if _aware(token.expires_at) <= (now or utcnow()):
+    if as_utc(token.expires_at) <= (now or utcnow()):
         return TokenCheck(token, TokenProblem.expired)
     return TokenCheck(token)
 
@@ -201,7 +196,7 @@ def default_days(stage: Stage, now: datetime | None = None) -> int:
     sheets), at least a week; 30 days when the stage has no end date."""
     if stage.ends_on is None:
         return 30
-    today = (now or utcnow()).astimezone(timezone(timedelta(hours=8))).date()
+    today = (now or utcnow()).astimezone(BEIJING).date()
     return max(7, (stage.ends_on - today).days + 2)
 
 
@@ -209,7 +204,7 @@ def token_state(token: JudgeToken, now: datetime | None = None) -> str:
     """"revoked", "expired" or "active", in the order `check_token` tests them."""
     if token.revoked_at is not None:
         return "revoked"
-    return "expired" if _aware(token.expires_at) <= (now or utcnow()) else "active"
+    return "expired" if as_utc(token.expires_at) <= (now or utcnow()) else "active"
 
 
 def revoke(token: JudgeToken, now: datetime | None = None) -> bool:

@@ -9,7 +9,6 @@ Chinese message before anything is changed.
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from zoneinfo import ZoneInfo
 
 from flask import has_request_context
 from flask_babel import gettext
@@ -17,11 +16,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from models import Objection, Publication, PublicationStatus, Stage
+from models.base import beijing_today
 from scoring.workdays import PRC_HOLIDAYS, PRC_WORKDAYS_EXTRA, add_working_days
 
 S = PublicationStatus
 VISIBLE = (S.public, S.final)
-CHINA = ZoneInfo("Asia/Shanghai")
 MAX_DAYS = 30
 
 
@@ -50,7 +49,7 @@ def category_of(scope: str) -> int | None:
 
 
 def china_today() -> date:
-    return datetime.now(CHINA).date()
+    return beijing_today()
 
 
 def _now() -> datetime:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -39,7 +39,7 @@ from sqlalchemy.exc import IntegrityError
 
 from models import (Entry, EntryConfirmation, EntryScoreRecord, EventAction, Judge, Panel, PanelMember,
                     ScoreEvent, ScoreSheet, SheetStatus, Stage)
-from models.base import utcnow
+from models.base import as_utc, utcnow
 from scoring.aggregate import EntryResult, entry_result
 from scoring.rubric import Rubric
 from scoring.sheets import EXACT, FieldError, Sheet, SheetInvalid, format_number, validate_sheet
@@ -154,7 +154,7 @@ def iso(moment: datetime | None) -> str | None:
     """UTC ISO 8601 with the offset (SQLite hands back naive datetimes stored as UTC)."""
     if moment is None:
         return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).isoformat()
+    return as_utc(moment).isoformat()
 
 
 def sheet_json(sheet: ScoreSheet | None, entry_id: int, *, confirmed: bool = False,

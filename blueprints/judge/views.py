@@ -8,7 +8,7 @@ an organiser's login does not open these pages and a judge's token opens nothing
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from functools import wraps
 
 from flask import current_app, g, redirect, render_template, request, send_from_directory, session, url_for
@@ -21,12 +21,12 @@ from sqlalchemy import select
 from blueprints.judge import bp
 from extensions import db
 from models import DeclaredRelation, Judge, JudgeToken, ReassignmentFlag, RelationKind, Stage
+from models.base import in_beijing
 from services import declarations as decl
 from services import sheets as sheet_svc
 from services.conflicts import stage_conflict_index
 from services.judge_access import SESSION_KEY, TokenProblem, check_token, check_token_id
 
-BEIJING = timezone(timedelta(hours=8))
 
 KIND_CHOICES = [
     (RelationKind.relative.value, _l("亲属")),
@@ -61,8 +61,7 @@ def _denied(problem: TokenProblem | None, token: JudgeToken | None = None):
         message = _("请核对评委卡上的链接是否完整，或联系组织方重新发放。")
     elif problem == TokenProblem.expired:
         code, title = 401, _("评委链接已过期")
-        when = token.expires_at
-        when = (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).astimezone(BEIJING)
+        when = in_beijing(token.expires_at)
         message = _("此评委链接已于 %(when)s（北京时间）过期。请联系组织方领取新的评委卡。",
                     when=when.strftime("%Y-%m-%d %H:%M"))
     else:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from documents import judge_cards as jc
 from extensions import db
 from models import JudgeToken, Stage
-from models.base import utcnow
+from models.base import as_utc, utcnow
 from services import judge_access as ja
 from tests.conftest import csrf_from, login, make_user
 from tests.web.test_judge_access import build_world, text
@@ -213,7 +213,7 @@ def test_cards_for_the_whole_stage(org_client, app, world, fixed_tokens):
                              .order_by(JudgeToken.id)).all()
     assert [t.judge_id for t in new] == [world.judge.id, world.other_judge.id]   # card order: external id
     assert {t.pin_hash for t in new} == {ja.hash_pin(p) for p in pins}
-    assert all(timedelta(days=9) < ja._aware(t.expires_at) - utcnow() <= timedelta(days=10) for t in new)
+    assert all(timedelta(days=9) < as_utc(t.expires_at) - utcnow() <= timedelta(days=10) for t in new)
     assert db.session.get(JudgeToken, world.prelim_token.id).revoked_at is None  # other stage untouched
 
     # the QR codes on the page are the login links of the new tokens

@@ -9,7 +9,7 @@ import pytest
 
 from extensions import db
 from models import JudgeToken, hash_token
-from models.base import utcnow
+from models.base import as_utc, utcnow
 from services import judge_access as ja
 from tests.conftest import csrf_from
 from tests.web.test_judge_access import build_world, declare_none, text
@@ -198,7 +198,7 @@ def test_issue_card_revokes_the_old_token_and_its_pin(client, world):
     assert len(card.pin) == 8 and card.pin.isdigit() and card.pin_display == spaced(card.pin)
     assert world.token.revoked_at is not None and world.prelim_token.revoked_at is None   # other stage untouched
     assert card.token.revoked_at is None
-    assert timedelta(days=2, hours=23) < ja._aware(card.token.expires_at) - utcnow() <= timedelta(days=3)
+    assert timedelta(days=2, hours=23) < as_utc(card.token.expires_at) - utcnow() <= timedelta(days=3)
     assert post_pin(client, world.pin).status_code == 403           # the old PIN: revoked
     assert client.get(f"/j/{world.plain}").status_code == 403        # the old link: revoked
     assert post_pin(client, card.pin).status_code == 302
