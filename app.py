@@ -94,12 +94,14 @@ def create_app(config: dict | None = None) -> Flask:
     from blueprints.certificates import bp as certificates_bp
     from blueprints.chief import bp as chief_bp
     from blueprints.public import bp as public_bp
+    from blueprints.training import bp as training_bp
     app.register_blueprint(auth_bp)
     app.register_blueprint(judge_bp)
     app.register_blueprint(chief_bp)
     app.register_blueprint(public_bp)
     app.register_blueprint(certificates_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(training_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
 
     @app.get("/")

@@ -19,14 +19,15 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
-KINDS = ("units", "judges", "entries")
-KIND_LABELS = {"units": "单位", "judges": "评委", "entries": "参赛作品"}
+KINDS = ("units", "judges", "entries", "trainees")
+KIND_LABELS = {"units": "单位", "judges": "评委", "entries": "参赛作品", "trainees": "培训学员"}
 # The sheet a template and an export put the list on; an upload may also use these names.
-SHEET_NAMES = {"units": "单位", "judges": "评委", "entries": "作品"}
+SHEET_NAMES = {"units": "单位", "judges": "评委", "entries": "作品", "trainees": "学员"}
 SHEET_ALIASES = {
     "units": ("单位", "单位名单", "单位信息", "units"),
     "judges": ("评委", "评委名单", "评委信息", "judges"),
     "entries": ("作品", "参赛作品", "作品名单", "报名表", "entries"),
+    "trainees": ("学员", "学员名单", "培训学员", "报名表", "花名册", "trainees"),
 }
 HELP_SHEET = "说明"
 LISTS_SHEET = "选项"
@@ -120,8 +121,30 @@ ENTRY_COLUMNS: tuple[Column, ...] = (
            aliases=("匿名码",), text_format=True),
 )
 
+TRAINEE_COLUMNS: tuple[Column, ...] = (
+    Column("external_id", "学员编号", True, ID, 16,
+           "学员在本期培训中的唯一编号；再次导入时按此编号更新学员信息。", "T001",
+           aliases=("学号", "编号", "学员号"), text_format=True),
+    Column("name", "姓名", True, TEXT, 64, "学员姓名。", "李红", aliases=("学员姓名",)),
+    Column("school", "学校", True, TEXT, 200,
+           "学员任教的学校：单位编号或学校全称。名单中没有的学校会作为新单位（学校）加入，"
+           "省份取“所在省份”一栏，留空则取承办科技馆所在省份。评委回避按学校判断。", "示例市实验小学",
+           aliases=("任教学校", "工作单位", "单位", "所在学校", "学校名称")),
+    Column("province", "所在省份", False, PROVINCE, None,
+           "仅用于名单中还没有的学校；留空则取承办科技馆所在省份。", "",
+           aliases=("省份", "所在省")),
+    Column("district", "区县", False, TEXT, 64, "学校所在的区县。", "示例区", aliases=("所在区县", "区（县）")),
+    Column("subject", "任教学科", False, TEXT, 32, "如：科学、物理、化学、生物、地理、信息科技。", "科学",
+           aliases=("学科", "所教学科")),
+    Column("grade", "任教学段", False, TEXT, 32, "如：小学、初中、高中。", "小学", aliases=("学段",)),
+    Column("gender", "性别", False, GENDER, None, "“男”或“女”。", "女"),
+    Column("phone", "手机号", True, TEXT, 32,
+           "学员本人的手机号。扫码签到时学员输入姓名和手机号后四位核对身份。", "13900000000",
+           aliases=("电话", "手机", "联系电话", "联系方式"), text_format=True),
+)
+
 COLUMNS: dict[str, tuple[Column, ...]] = {
-    "units": UNIT_COLUMNS, "judges": JUDGE_COLUMNS, "entries": ENTRY_COLUMNS}
+    "units": UNIT_COLUMNS, "judges": JUDGE_COLUMNS, "entries": ENTRY_COLUMNS, "trainees": TRAINEE_COLUMNS}
 
 # Headers organisers add that carry nothing to import (the row counter of every Chinese sheet).
 IGNORED_HEADERS = frozenset({"序号", "编号序号", "no", "no."})

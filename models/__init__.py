@@ -13,3 +13,5 @@ from models.scores import (EntryConfirmation, EntryScoreRecord, EventAction, Sco
 from models.results import (BatchJob, Certificate, CertificateKind, CertificateTemplate, JobStatus,  # noqa: F401
                             Objection, Publication, PublicationStatus)
 from models.ratelimit import RateLimitHit  # noqa: F401
+from models.training import (AttendanceMark, AttendanceStatus, CheckinCode, ComponentMark, Half,  # noqa: F401
+                             LeaveRequest, LeaveStatus, Trainee, TrainingSlot)

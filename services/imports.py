@@ -765,5 +765,111 @@ class EntryImporter(_Importer):
                 s.delete(person)
 
 
+# --- trainees (teacher-training sessions) ------------------------------------------------------
+
+_PHONE_DIGITS = re.compile(r"\d")
+
+
+class TraineeImporter(_Importer):
+    """A training session's roster. Schools are matched to units by code or full name; a
+    school not yet known is created as a unit of kind 学校 (its province from the row, else the
+    host museum's). After the rows are applied every trainee gets the entries the instructors
+    score (services.training.sync_entries), in the same transaction."""
+    kind = "trainees"
+
+    def validate(self, records: list[Record]):
+        from models import ProgrammeKind, Trainee
+        s, prog = self.session, self.programme
+        if prog.kind != ProgrammeKind.training:
+            self.problems.add(0, "", "学员名单只能导入教师培训项目")
+            return []
+        self.load_units()
+        self.units_by_name = {_key(u.name): u for u in self.units.values()}
+        self.provinces = _province_keys(s)
+        host = self.units_by_name.get(_key(prog.host or ""))
+        self.default_province = host.province if host is not None else None
+        self.existing = {t.external_id: t for t in s.execute(
+            select(Trainee).where(Trainee.programme_id == prog.id).options(selectinload(Trainee.person))).scalars()}
+        self.convert_cells(records)
+        self.duplicates(records, "external_id")
+        seen: dict[tuple[str, str], int] = {}
+        plan = []
+        for rec in records:
+            v = rec.values
+            phone = v.get("phone")
+            if phone is not None:
+                digits = "".join(_PHONE_DIGITS.findall(unicodedata.normalize("NFKC", phone)))
+                if not 7 <= len(digits) <= 15:
+                    self.error(rec, "phone", f"手机号“{phone}”应为 7–15 位数字（扫码签到要用后四位核对身份）")
+                elif v.get("name"):
+                    key = (_key(v["name"]), digits[-4:])
+                    if key in seen:
+                        self.error(rec, "phone", f"与第 {seen[key]} 行的学员姓名相同且手机号后四位相同，扫码签到无法区分，"
+                                                 "请核对是否重复报名")
+                    else:
+                        seen[key] = rec.row
+            school = self.resolve_school(rec)
+            if rec.ok:
+                plan.append((rec, school))
+        return plan
+
+    def resolve_school(self, rec: Record):
+        text = rec.values.get("school")
+        if text is None:
+            return None
+        unit = self.units.get(text) or self.units_by_name.get(_key(text))
+        if unit is not None:
+            return unit
+        prov = self.resolve_province(rec) if rec.values.get("province") else self.default_province
+        if prov is None and rec.values.get("province") is None:
+            self.error(rec, "school", f"学校“{text}”不在单位名单中，且无法确定其所在省份：请填写“所在省份”一栏，"
+                                      "或先导入单位名单")
+        return ("new", text, prov)
+
+    def apply(self, plan) -> tuple[int, int]:
+        import hashlib
+
+        from models import Trainee
+        from services.training import sync_entries
+        s = self.session
+        created = updated = 0
+        new_units: dict[str, Unit] = {}
+        for rec, school in plan:
+            v = rec.values
+            if isinstance(school, tuple):
+                _, name, prov = school
+                unit = new_units.get(_key(name))
+                if unit is None:
+                    code = "SCH-" + hashlib.sha1(name.encode()).hexdigest()[:10].upper()
+                    unit = Unit(external_id=code, name=name, kind="学校", province_id=prov.id)
+                    s.add(unit)
+                    new_units[_key(name)] = unit
+                school = unit
+            t = self.existing.get(v["external_id"])
+            if t is None:
+                person = Person(name=v["name"], unit=school, phone=v["phone"], gender=v.get("gender"))
+                s.add(person)
+                t = Trainee(programme_id=self.programme.id, external_id=v["external_id"], person=person, unit=school,
+                            district=v.get("district"), subject=v.get("subject"), grade=v.get("grade"))
+                s.add(t)
+                self.existing[t.external_id] = t
+                created += 1
+                continue
+            changed = _set(t.person, "name", v["name"]) | _set(t.person, "phone", v["phone"])
+            if "gender" in v:
+                changed |= _set(t.person, "gender", v["gender"])
+            if t.unit_id != getattr(school, "id", None) or t.unit is not school:
+                t.unit = school
+                t.person.unit = school
+                changed = True
+            for key in ("district", "subject", "grade"):
+                if key in v:
+                    changed |= _set(t, key, v[key])
+            updated += changed
+        s.flush()
+        sync_entries(s, self.programme)
+        return created, updated
+
+
 IMPORTERS: dict[str, type[_Importer]] = {
-    "units": UnitImporter, "judges": JudgeImporter, "entries": EntryImporter}
+    "units": UnitImporter, "judges": JudgeImporter, "entries": EntryImporter, "trainees": TraineeImporter}

@@ -127,4 +127,7 @@ def create_from_template(session, key: str, year: int, name: str | None = None, 
         for code, prov in sorted(provinces.items()):
             prog.divisions.append(Division(code=code, name=f"{prov.short_name}赛区", province=prov))
     session.flush()
+    if tpl.kind == ProgrammeKind.training:
+        from services.training import ensure_structure
+        ensure_structure(session, prog)   # one category per instructor-scored component
     return prog

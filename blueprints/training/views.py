@@ -1,0 +1,1 @@
+"""Organiser pages of a training session: overview, roster, marks, outcomes, exports, report."""
