@@ -80,7 +80,8 @@ def certificate_page(cert, tpl, *, seal: bytes | None, verify: str) -> dict:
     d = cert.detail or {}
     values = {"name": cert.holder_name, "award": cert.award_name, "programme": cert.programme_name,
               "category": d.get("category", ""), "title": d.get("title", ""), "unit": d.get("unit", ""),
-              "stage": d.get("stage", ""), "year": cert.issued_on.year}
+              "stage": d.get("stage", ""), "year": cert.issued_on.year, "hours": d.get("hours", ""),
+              "honour": "".join(f"被评为{h}。" for h in d.get("honours", []))}
     return {"title": tpl.title, "spaced": len(tpl.title) <= 5,
             "paragraphs": paragraphs(tpl.wording, values), "issuer": tpl.issuer,
             "date": chinese_date(tpl.issued_on or cert.issued_on), "seal": _seal_data_url(seal),

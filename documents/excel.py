@@ -67,6 +67,8 @@ def export_rows(session, kind: str, programme, stage=None) -> list[dict[str, Any
         if stage is None:
             raise ValueError("entries are exported per stage")
         return _entry_rows(session, stage)
+    if kind == "trainees":
+        return _trainee_rows(session, programme)
     raise ValueError(f"unknown export kind {kind!r}")
 
 
@@ -286,6 +288,16 @@ def _judge_rows(session, programme) -> list[dict]:
                      "is_school_teacher": format_bool(j.is_school_teacher), "phone": j.person.phone,
                      "relations": format_relations(specs)})
     return rows
+
+
+def _trainee_rows(session, programme) -> list[dict]:
+    from models import Trainee
+    trainees = session.execute(select(Trainee).where(Trainee.programme_id == programme.id)
+                               .options(selectinload(Trainee.person), selectinload(Trainee.unit))
+                               .order_by(Trainee.external_id)).scalars()
+    return [{"external_id": t.external_id, "name": t.person.name, "school": t.unit.name, "province": None,
+             "district": t.district, "subject": t.subject, "grade": t.grade, "gender": t.person.gender,
+             "phone": t.person.phone} for t in trainees]
 
 
 def _entry_rows(session, stage) -> list[dict]:

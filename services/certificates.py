@@ -40,10 +40,10 @@ KIND_FOR_PROGRAMME = {ProgrammeKind.competition: CertificateKind.award,
 DEFAULTS = {
     CertificateKind.award: ("获奖证书", "{name} 同志：\n在{programme}{category}比赛中荣获{award}。\n特发此证，以资鼓励。"),
     CertificateKind.selection: ("入选证书", "{name}：\n《{title}》经专家评审，入选{programme}{award}。\n特发此证。"),
-    CertificateKind.completion: ("结业证书", "{name} 同志：\n参加{programme}，完成全部培训内容，考核合格，成绩：{award}。\n特发此证。"),
+    CertificateKind.completion: ("结业证书", "{name} 同志：\n参加{programme}，完成培训{hours}学时，考核合格，准予结业。{honour}\n特发此证。"),
     CertificateKind.unit: ("荣誉证书", "{name}：\n在{programme}中表现突出，被评为“{award}”。\n特发此证，以资鼓励。"),
 }
-PLACEHOLDERS = ("name", "award", "programme", "category", "title", "unit", "stage", "year")
+PLACEHOLDERS = ("name", "award", "programme", "category", "title", "unit", "stage", "year", "hours", "honour")
 _PLACEHOLDER_RE = re.compile(r"\{(\w+)\}")
 
 
@@ -117,6 +117,8 @@ def holders(snapshot: dict, kind: CertificateKind, per_member: bool) -> list[Hol
         detail = {"category": cat.get("name", ""), "title": row.get("title", ""), "external_id": row.get("external_id"),
                   "stage": stage.get("name", ""), "division": division, "unit": row.get("unit", ""),
                   "members": [m["name"] for m in members], "honours": row.get("honours") or []}
+        if row.get("hours") is not None:
+            detail["hours"] = row["hours"]
         if kind == CertificateKind.unit:
             out.append(Holder(row["entry_id"], None, row.get("unit_id"), row.get("unit") or row.get("contestant", ""),
                               award, detail))

@@ -49,6 +49,7 @@ FEMALE_SHARE = {"exhibit": 0.74, "volunteer": 0.58, "experiment": 0.6, "drama": 
 COMPETITION_UNITS = 385      # units taking part in the competition (8th edition: 413 units)
 TRAINING_SCHOOLS = 16        # extra schools sending teachers to the training session
 TRAINEES = 60
+TRAINEE_SUBJECTS = ("科学", "科学", "物理", "生物", "化学", "地理", "信息科技")
 RESOURCES = 300
 RESOURCE_SHARES = {"graphics": 0.2, "package": 0.18, "poster": 0.27, "course": 0.2, "video": 0.15}
 NOMINATED_UNITS = 30
@@ -448,37 +449,47 @@ class _Builder:
 
     # --- the other programmes ------------------------------------------------------------
     def build_training(self, code: str) -> None:
+        """The teacher-training session the demo runs through (services.demo_training finishes
+        it): trainees on the roster, two university experts and four museum docents scoring
+        course designs and presentations on one panel per scored component."""
+        from models import Trainee
         rng, y = self.rng, self.year
         prov = self.provinces[code]
         host = self.units_of(code, "provincial")[0]
         partner = self.units_of(code, "normal_univ")[0]
         prog = create_from_template(self.s, "teacher_training", year=y,
-                                    name=f"{y}年科学教师培训（{prov.short_name}站）",
+                                    name=f"{y}年科学教师培训（第1期·{prov.short_name}站）",
                                     host=host.unit.name, partner=partner.unit.name,
                                     starts_on=_monday_in_july(y),
                                     ends_on=_monday_in_july(y) + timedelta(days=4))
-        stage, cat = prog.stages[0], prog.categories[0]
+        stage = prog.stages[0]
         stage.starts_on, stage.ends_on = prog.starts_on, prog.ends_on
         schools = self.units_of(code, "school")
         count = self.n(TRAINEES, 4)
-        order = rng.sample(range(1, count + 1), count)
-        entries = []
+        rng.sample(range(1, count + 1), count)   # kept: the random stream of the data built after
+        trainees = []
         for i in range(count):
             du = rng.choice(schools)
-            exhibit = rng.choice(names.EXHIBITS)
-            topic = rng.choice(names.COURSE_TOPICS)
-            entries.append(Entry(stage_id=stage.id, category_id=cat.id, external_id=f"T{y}-{i + 1:03d}",
-                                 title=f"基于“{exhibit}”的{topic}教学设计", kind="individual",
-                                 person=self.person(0.62, du.unit), unit_id=du.unit.id,
-                                 province_id=prov.id, draw_number=order[i], status="active"))
+            rng.choice(names.EXHIBITS)
+            rng.choice(names.COURSE_TOPICS)
+            trainees.append(Trainee(programme_id=prog.id, external_id=f"T{i + 1:03d}", person=self.person(0.62, du.unit),
+                                    unit_id=du.unit.id, subject=TRAINEE_SUBJECTS[i % len(TRAINEE_SUBJECTS)],
+                                    grade="小学" if i % 3 else "初中"))
+        for i, t in enumerate(trainees):
+            t.person.phone = f"139{(i * 7919 + 104729) % 100000000:08d}"
         # assessors: two university experts lead, museum docents assist
         assessors = [self._judge(prog, f"TJ{i + 1:02d}", partner, 0.5,
                                  title="教授" if i == 0 else "副教授", expertise=["trainee"]) for i in range(2)]
         assessors += [self._judge(prog, f"TJ{i + 3:02d}", host, 0.6, expertise=["trainee"]) for i in range(4)]
-        self.s.add_all(entries + assessors)
+        self.s.add_all(trainees + assessors)
         roles = [PanelRole.chief] + [PanelRole.member] * (len(assessors) - 1)
-        self.panels.append(PanelPlan(stage, "培训考核专家组", list(zip(assessors, roles)), category=cat))
-        self.training = (prog.name, len(entries), len(assessors), host.unit.name, partner.unit.name)
+        cats = {c.code: c for c in prog.categories}
+        for sc in stage.stage_categories:
+            if sc.rubric_ref != "training/assessment":
+                self.panels.append(PanelPlan(stage, f"{sc.category.name}专家组", list(zip(assessors, roles)),
+                                             category=cats[sc.category.code]))
+        self.training_prog = prog
+        self.training = (prog.name, len(trainees), len(assessors), host.unit.name, partner.unit.name)
 
     def build_resources(self) -> None:
         rng, y = self.rng, self.year
@@ -879,13 +890,17 @@ def build_demo(session, out_dir: Path, seed: int = 2024, base_url: str = "http:/
         summary = _summary(b, seed, len(account_rows), len(judge_rows), out_dir)
         finished = finish_regional_round(session, b, seed, base_url)
         summary += "\n" + finished.summary(out_dir)
+        from services.demo_training import finish_training
+        trained = finish_training(session, b, seed, base_url)
+        summary += "\n" + trained.summary()
         session.commit()
     except BaseException:
         session.rollback()
         raise
     _write_csv(out_dir / "accounts.csv", ["role", "username", "password"], account_rows)
     _write_csv(out_dir / "judges.csv", JUDGES_CSV_COLUMNS, [{k: r[k] for k in JUDGES_CSV_COLUMNS} for r in judge_rows])
-    _write_csv(out_dir / "certificates.csv", CERTIFICATES_CSV_COLUMNS, finished.certificate_rows)
+    _write_csv(out_dir / "certificates.csv", CERTIFICATES_CSV_COLUMNS,
+               finished.certificate_rows + trained.certificate_rows)
     elapsed = time.perf_counter() - started
     return summary.replace("{elapsed}", f"{elapsed:.1f}")
 

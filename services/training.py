@@ -507,8 +507,11 @@ def outcome_snapshot(session, prog: Programme, so: SessionOutcome | None = None)
         award = None
         if o.status == "passed":
             award = {"id": "excellent" if o.excellent else "completed", "name": honour if o.excellent else "结业"}
+        first = next(iter(r.scored_entries.values()), None)
         rows.append({
-            "rank": o.rank, "entry_id": None, "trainee_id": t.id, "external_id": t.external_id,
+            # the trainee's first scored entry stands for them (objections, certificates)
+            "rank": o.rank if o.status == "passed" else None, "entry_id": first.id if first else None,
+            "trainee_id": t.id, "external_id": t.external_id,
             "title": sch.rubric.title.zh, "contestant": t.name,
             "members": [{"person_id": t.person_id, "name": t.name, "unit": t.unit.name}],
             "unit": t.unit.name, "unit_id": t.unit_id, "province": t.unit.province.name,

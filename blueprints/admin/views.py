@@ -15,12 +15,17 @@ from blueprints.admin.forms import (HISTORY_LABELS, ROLE_LABELS, STAGE_KIND_LABE
                                     ConfirmForm, ImportForm, PanelForm, PanelMemberForm,
                                     ProgrammeForm, RubricBindingForm, StageForm)
 from extensions import db
-from models import (Category, Division, Entry, HistoryConflict, ImportBatch, Judge, Panel,
+from models import (Category, Division, Entry, HistoryConflict, ImportBatch, Judge, Panel, ProgrammeKind,
                     PanelMember, PanelRole, Programme, Stage, StageCategory, StageKind)
 from services.programme_templates import TEMPLATES, create_from_template
 from services.rubric_registry import rubric_set
 
-IMPORT_KINDS = {"units": "单位", "judges": "评委", "entries": "参赛作品"}
+IMPORT_KINDS = {"units": "单位", "judges": "评委", "entries": "参赛作品", "trainees": "培训学员"}
+
+
+def import_kinds_for(prog: Programme) -> dict[str, str]:
+    """The lists a programme imports: trainees only for a training session."""
+    return {k: v for k, v in IMPORT_KINDS.items() if k != "trainees" or prog.kind == ProgrammeKind.training}
 
 
 def _programme(pid: int) -> Programme:
@@ -113,7 +118,7 @@ def programme(pid: int):
     return render_template("admin/programme.html", prog=prog, stage=stage, counts=counts, rs=rs,
                            batches=batches, stage_counts=stage_counts, judge_count=judge_count,
                            kind_labels=_kind_labels(), stage_kind_labels=STAGE_KIND_LABELS,
-                           history_labels=HISTORY_LABELS, import_kinds=IMPORT_KINDS)
+                           history_labels=HISTORY_LABELS, import_kinds=import_kinds_for(prog))
 
 
 
@@ -327,7 +332,7 @@ def judges(pid: int):
 def import_file(pid: int, kind: str):
     from services.imports import run_import
     prog = _programme(pid)
-    if kind not in IMPORT_KINDS:
+    if kind not in import_kinds_for(prog):
         abort(404)
     form = ImportForm()
     form.stage_id.choices = [(s.id, s.name) for s in prog.stages]
@@ -375,7 +380,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def download_template(pid: int, kind: str):
     from documents.excel import template_workbook
     prog = _programme(pid)
-    if kind not in IMPORT_KINDS:
+    if kind not in import_kinds_for(prog):
         abort(404)
     data = template_workbook(kind, programme=prog)
     return send_file(io.BytesIO(data), mimetype=XLSX, as_attachment=True,
@@ -386,7 +391,7 @@ def download_template(pid: int, kind: str):
 def export(pid: int, kind: str, fmt: str):
     from documents.excel import export_table
     prog = _programme(pid)
-    if kind not in IMPORT_KINDS or fmt not in ("xlsx", "csv"):
+    if kind not in import_kinds_for(prog) or fmt not in ("xlsx", "csv"):
         abort(404)
     stage = None
     if kind == "entries":
