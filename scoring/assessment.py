@@ -420,6 +420,7 @@ class SessionSummary:
 PASS_RATE_P = 0.01
 PASS_RATE_MIN_DECIDED = 10
 MEDIAN_Z = 3.5
+MEDIAN_MIN_GAP = 5.0          # points: a statistically clear but small gap is not worth a flag
 MEDIAN_MIN_SESSIONS = 5
 NARROW_IQR = 2.0
 NARROW_MIN_TRAINEES = 10
@@ -455,8 +456,9 @@ def summarise_sessions(sessions: Sequence[tuple[Any, str, Sequence[Outcome]]]) -
     Flags (each compares a session with the *other* sessions, so it cannot hide itself):
     - pass rate: two-sided Fisher exact test of its passed/failed against the others pooled,
       p < 0.01, only with at least 10 decided trainees;
-    - median total: robust z of its median against the other sessions' medians, |z| > 3.5,
-      only with at least 5 sessions that have a median;
+    - median total: robust z of its median against the other sessions' medians, |z| > 3.5
+      and at least 5 points away from their median (sessions that agree closely would
+      otherwise flag a 2-point gap), only with at least 5 sessions that have a median;
     - spread: IQR of totals under 2 points with at least 10 totals (scores that do not
       discriminate between trainees).
     Quartiles are numpy's linear interpolation, as the box plots draw them.
@@ -502,8 +504,8 @@ def summarise_sessions(sessions: Sequence[tuple[Any, str, Sequence[Outcome]]]) -
         if b["median"] is not None and len(medians) >= MEDIAN_MIN_SESSIONS:
             others = [m for j, m in medians if j != i]
             z = _robust_z(b["median"], others)
-            if z is not None and abs(z) > MEDIAN_Z:
-                centre = float(np.median(others))
+            centre = float(np.median(others))
+            if z is not None and abs(z) > MEDIAN_Z and abs(b["median"] - centre) >= MEDIAN_MIN_GAP:
                 lower = z < 0
                 zh.append(
                     f"总评中位数 {b['median']:.1f}，远{'低' if lower else '高'}于其他各期中位数的中位数 "

@@ -898,7 +898,8 @@ def build_demo(session, out_dir: Path, seed: int = 2024, base_url: str = "http:/
         session.rollback()
         raise
     _write_csv(out_dir / "accounts.csv", ["role", "username", "password"], account_rows)
-    _write_csv(out_dir / "judges.csv", JUDGES_CSV_COLUMNS, [{k: r[k] for k in JUDGES_CSV_COLUMNS} for r in judge_rows])
+    _write_csv(out_dir / "judges.csv", JUDGES_CSV_COLUMNS,
+               [{k: r[k] for k in JUDGES_CSV_COLUMNS} for r in judge_rows + trained.judge_rows])
     _write_csv(out_dir / "certificates.csv", CERTIFICATES_CSV_COLUMNS,
                finished.certificate_rows + trained.certificate_rows)
     elapsed = time.perf_counter() - started

@@ -35,6 +35,7 @@ class TrainingYear:
     sheets: int
     certificate_rows: list[dict]
     main_name: str
+    judge_rows: list[dict]
 
     def summary(self) -> str:
         return (f"· 教师培训：{self.sessions} 期，学员 {self.trainees} 人，结业 {self.passed} 人（优秀学员 "
@@ -144,7 +145,22 @@ def _publish(session, prog, so) -> object:
     return pub
 
 
-def _extra_session(session, b, rng: random.Random, k: int, code: str):
+def _tokens(session, prog, instructors, stage, base_url: str) -> list[dict]:
+    """judges.csv rows for a session's instructors (their sheets stay readable on the tablet)."""
+    from models import JudgeToken
+    from services.judge_access import new_pin
+    rows, base = [], base_url.rstrip("/")
+    for j in instructors:
+        token, plain = JudgeToken.issue(j.id, stage.id)
+        pin, token.pin_hash = new_pin(session)
+        session.add(token)
+        session.flush()
+        rows.append({"judge_id": j.id, "name": j.person.name, "stage": stage.name, "token": plain,
+                     "login_url": f"{base}/j/{plain}", "pin": pin})
+    return rows
+
+
+def _extra_session(session, b, rng: random.Random, k: int, code: str, base_url: str, judge_rows: list[dict]):
     """Another session: host museum and normal university of `code`, trainees from its schools."""
     from services.demo import _monday_in_july
     from services.programme_templates import create_from_template
@@ -168,7 +184,7 @@ def _extra_session(session, b, rng: random.Random, k: int, code: str):
     stage.starts_on, stage.ends_on = prog.starts_on, prog.ends_on
     from services.demo import TRAINEE_SUBJECTS
     trainees = []
-    for i in range(rng.randint(*SESSION_SIZE)):
+    for i in range(max(10, round(rng.randint(*SESSION_SIZE) * min(1.0, b.scale * 3)))):
         du = rng.choice(schools)
         person = b.person(0.62, du.unit)
         person.phone = f"138{(k * 100003 + i * 7919) % 100000000:08d}"
@@ -186,6 +202,7 @@ def _extra_session(session, b, rng: random.Random, k: int, code: str):
             panel.members.append(PanelMember(judge_id=j.id, role=PanelRole.chief if i == 0 else PanelRole.member))
         session.add(panel)
     session.flush()
+    judge_rows += _tokens(session, prog, instructors, stage, base_url)
     return prog
 
 
@@ -202,11 +219,12 @@ def finish_training(session, b, seed: int, base_url: str) -> TrainingYear:
                  "verify_url": certs.verify_url(c, base_url), "download_url": certs.download_url(c, base_url)}
                 for c in issued]
         outcomes = [so]
-        codes = [c for c in sorted(b.by_province, key=lambda c: -b.weight(c, 1.0))
-                 if c != b.training_code and c in b.by_province][:EXTRA_SESSIONS]
+        extra = max(2, round(EXTRA_SESSIONS * b.scale))
+        codes = [c for c in sorted(b.by_province, key=lambda c: -b.weight(c, 1.0)) if c != b.training_code][:extra]
         odd = {3: "lenient", 8: "absent"}
+        judge_rows: list[dict] = []
         for k, code in enumerate(codes, start=2):
-            prog = _extra_session(session, b, rng, k, code)
+            prog = _extra_session(session, b, rng, k, code, base_url, judge_rows)
             so_k, n = _run(session, rng, prog, odd.get(k, "normal"))
             _publish(session, prog, so_k)
             sheets += n
@@ -216,4 +234,4 @@ def finish_training(session, b, seed: int, base_url: str) -> TrainingYear:
     counts = [o.counts() for o in outcomes]
     return TrainingYear(sessions=len(outcomes), trainees=sum(len(o.rows) for o in outcomes),
                         passed=sum(c["passed"] for c in counts), excellent=sum(c["excellent"] for c in counts),
-                        sheets=sheets, certificate_rows=rows, main_name=main.name)
+                        sheets=sheets, certificate_rows=rows, main_name=main.name, judge_rows=judge_rows)

@@ -354,7 +354,7 @@ def leaves_of(session, prog: Programme) -> list[LeaveRequest]:
 
 def parse_mark(text: Any, maximum: Decimal) -> Decimal:
     """A typed mark: a number 0..maximum with at most two decimals."""
-    raw = _norm(str(text if text is not None else ""))
+    raw = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text if text is not None else "")))
     if raw == "":
         raise TrainingError("请填写分数")
     try:
@@ -380,7 +380,7 @@ def set_component_mark(session, prog: Programme, trainee_id: int, component_id: 
     t = _trainee(session, prog, trainee_id)
     mark = session.scalar(select(ComponentMark).where(ComponentMark.trainee_id == t.id,
                                                       ComponentMark.component_id == comp.id))
-    if text is None or _norm(str(text)) == "":
+    if text is None or not str(text).strip():
         if mark is not None:
             session.delete(mark)
             session.flush()

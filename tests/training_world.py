@@ -21,20 +21,16 @@ TRAINEES = [  # external id, name, school key, phone
 ]
 
 
-def build_training(year: int = 2026, name: str | None = None) -> SimpleNamespace:
+def build_training(year: int = 2026, name: str | None = None, tag: str = "") -> SimpleNamespace:
+    """`tag` tells the units of several sessions apart (units are shared across programmes)."""
     provinces = ensure_provinces(db.session)
     gz = provinces["52"]
     units = {
-        "host": Unit(external_id=f"U52-H{year}", name=f"贵州省科技馆{'' if name is None else name[-4:]}", kind="科技馆",
-                     province_id=gz.id),
-        "univ": Unit(external_id=f"U52-N{year}", name=f"贵州师范大学{'' if name is None else name[-4:]}", kind="高校",
-                     province_id=gz.id),
-        "s1": Unit(external_id=f"U52-S1{year}", name=f"贵阳市实验小学{'' if name is None else name[-4:]}", kind="学校",
-                   province_id=gz.id),
-        "s2": Unit(external_id=f"U52-S2{year}", name=f"遵义市第一中学{'' if name is None else name[-4:]}", kind="学校",
-                   province_id=gz.id),
-        "s3": Unit(external_id=f"U52-S3{year}", name=f"安顺市实验学校{'' if name is None else name[-4:]}", kind="学校",
-                   province_id=gz.id),
+        "host": Unit(external_id=f"U52-H{tag}", name=f"贵州省科技馆{tag}", kind="科技馆", province_id=gz.id),
+        "univ": Unit(external_id=f"U52-N{tag}", name=f"贵州师范大学{tag}", kind="高校", province_id=gz.id),
+        "s1": Unit(external_id=f"U52-S1{tag}", name=f"贵阳市实验小学{tag}", kind="学校", province_id=gz.id),
+        "s2": Unit(external_id=f"U52-S2{tag}", name=f"遵义市第一中学{tag}", kind="学校", province_id=gz.id),
+        "s3": Unit(external_id=f"U52-S3{tag}", name=f"安顺市实验学校{tag}", kind="学校", province_id=gz.id),
     }
     db.session.add_all(units.values())
     db.session.flush()

@@ -120,19 +120,23 @@ def marks(pid: int):
     values = {f"{t.id}:{c.id}": stored.get((t.id, c.id), "") for t in trainees for c in comps}
     errors: dict[str, str] = {}
     if request.method == "POST":
+        posted = []
         for t in trainees:
             for c in comps:
                 key = f"{t.id}:{c.id}"
                 if key not in request.form:
                     continue
                 values[key] = request.form[key].strip()
-                try:
-                    with db.session.begin_nested():
-                        svc.set_component_mark(db.session, prog, t.id, c.id, values[key], actor=_actor())
-                except svc.TrainingError as err:
-                    errors[key] = f"{t.name}：{err.message}"
+                posted.append((t, c, values[key]))
+                if values[key]:
+                    try:
+                        svc.parse_mark(values[key], c.max)   # every cell checked before anything is written
+                    except svc.TrainingError as err:
+                        errors[key] = f"{t.name}：{err.message}"
+        if not errors:
+            for t, c, value in posted:
+                svc.set_component_mark(db.session, prog, t.id, c.id, value, actor=_actor())
         if errors:
-            db.session.rollback()
             flash(_("有 %(n)s 处分数有误，本次未保存任何分数，请修改标红的单元格后重新保存。", n=len(errors)), "error")
             return render_template("training/marks.html", prog=prog, comps=comps, trainees=trainees, values=values,
                                    errors=errors, problem=None), 422

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from extensions import db
 from models import (Category, DeclaredRelation, Division, Entry, Judge, JudgeToken, Panel, PanelMember,
-                    PanelRole, Person, Programme, ProgrammeKind, Stage, StageKind, Team, Unit, User,
+                    PanelRole, Person, Programme, ProgrammeKind, Stage, StageKind, Team, Trainee, Unit, User,
                     hash_token)
 from services.demo import build_demo, wipe
 
@@ -24,7 +24,10 @@ def read_csv(path: Path) -> tuple[list[str], list[dict]]:
 
 
 def programme(template: str) -> Programme:
-    return db.session.scalars(select(Programme).where(Programme.template == template)).one()
+    """The programme built from `template` (for training, the demo's first session)."""
+    progs = db.session.scalars(select(Programme).where(Programme.template == template).order_by(Programme.id)).all()
+    assert len(progs) == 1 or template == "teacher_training", template
+    return progs[0]
 
 
 def stage_of(template: str, kind: StageKind) -> Stage:
@@ -87,9 +90,13 @@ def test_small_demo_competition_structure(small_demo):
     # the other programmes
     training = programme("teacher_training")
     assert training.host and training.partner and training.starts_on.month == 7
-    trainees = db.session.scalars(select(Entry).where(Entry.stage_id == training.stages[0].id)).all()
-    assert trainees and all(e.kind == "individual" and e.unit.kind == "学校" for e in trainees)
-    assert all(e.unit.province_id == e.province_id for e in trainees)
+    trainees = db.session.scalars(select(Trainee).where(Trainee.programme_id == training.id)).all()
+    assert trainees and all(t.unit.kind == "学校" and t.person.phone for t in trainees)
+    # one entry per trainee and instructor-scored component (课程/活动设计, 成果汇报)
+    scored = db.session.scalars(select(Entry).where(Entry.stage_id == training.stages[0].id)).all()
+    assert len(scored) == 2 * len(trainees)
+    assert {e.person_id for e in scored} == {t.person_id for t in trainees}
+    assert all(e.kind == "individual" and e.unit.province_id == e.province_id for e in scored)
 
     calls = stage_of("resource_call", StageKind.format_check)
     resources = db.session.scalars(select(Entry).where(Entry.stage_id == calls.id)).all()
@@ -218,7 +225,7 @@ def test_rebuild_is_deterministic_and_does_not_duplicate(app, tmp_path):
 
     build_demo(db.session, tmp_path / "b", seed=11, scale=0.1)
     assert table_counts() == first
-    assert first["province"] == 31 and first["programme"] == 4
+    assert first["province"] == 31 and first["programme"] == 3 + 3   # + three training sessions at this scale
     assert db.session.scalars(select(Person.name).order_by(Person.id)).all() == names
     assert db.session.scalars(select(Entry.title).order_by(Entry.id)).all() == titles
     assert db.session.scalars(select(Unit.name).order_by(Unit.id)).all() == units
@@ -271,8 +278,8 @@ def test_cli_demo_at_national_scale(app, tmp_path):
         Judge.programme_id == comp.id, Judge.is_school_teacher.is_(True)))
     assert 0.10 <= teachers / judges <= 0.20
 
-    trainees = db.session.scalar(select(func.count()).select_from(Entry).where(
-        Entry.stage_id == programme("teacher_training").stages[0].id))
+    trainees = db.session.scalar(select(func.count()).select_from(Trainee).where(
+        Trainee.programme_id == programme("teacher_training").id))
     assert 55 <= trainees <= 65
     resources = db.session.scalar(select(func.count()).select_from(Entry).where(
         Entry.stage_id == stage_of("resource_call", StageKind.format_check).id))
@@ -430,9 +437,19 @@ def test_demo_certificates_csv_matches_the_certificates(small_demo, client):
     certs = {c.serial: c for c in db.session.scalars(select(Certificate)).all()}
     assert rows and len(rows) == len(certs)
     _, pubs = _regional_publication()
+    training = programme("teacher_training")
+    completion = [r for r in rows if r["serial"].startswith("PX")]
+    assert completion and {r["award"] for r in completion} <= {"结业", "优秀学员"}
     for row in rows:
         cert = certs[row["serial"]]
-        assert cert.publication_id == pubs[0].id and cert.revoked_at is None
+        assert cert.revoked_at is None
+        if row in completion:   # 结业证书 of the demo's first training session, with its hours
+            from models import Publication
+            assert cert.programme_id == training.id
+            assert db.session.get(Publication, cert.publication_id).status == "final"
+            assert cert.detail["hours"] == 40
+        else:
+            assert cert.publication_id == pubs[0].id
         assert (row["name"], row["award"]) == (cert.holder_name, cert.award_name)
         assert row["verify_url"] == f"{BASE}/verify/{cert.verify_code}"
         assert row["download_url"] == f"{BASE}/certificates/{cert.serial}.pdf?code={cert.verify_code}"
