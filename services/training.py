@@ -24,7 +24,7 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Optional
 
@@ -426,12 +426,11 @@ class SessionOutcome:
         return c
 
 
-def counted_slots(slots: list[TrainingSlot], today: date | None) -> list[TrainingSlot]:
-    """Slots that count so far: all of them once the session is over, else those that have
-    begun (a morning from its day, an afternoon from noon on its day)."""
-    if today is None:
+def counted_slots(slots: list[TrainingSlot], now: datetime | None) -> list[TrainingSlot]:
+    """Slots that count at `now` (Beijing time): those that have begun (a morning from its
+    day, an afternoon from noon on its day); all of them when `now` is None."""
+    if now is None:
         return slots
-    now = datetime.now(BEIJING)
     return [s for s in slots if s.day < now.date() or (s.day == now.date() and (s.half == Half.am or now.hour >= 12))]
 
 
@@ -444,7 +443,7 @@ def outcomes(session, prog: Programme, *, as_of_now: bool = False) -> SessionOut
     from services.results import stage_results
     sch = ensure_structure(session, prog)
     slots = slots_of(session, prog)
-    counted = counted_slots(slots, date.today()) if as_of_now else slots
+    counted = counted_slots(slots, datetime.now(BEIJING)) if as_of_now else slots
     trainees = trainees_of(session, prog, active_only=True)
     marks = marks_by_slot(session, prog)
     comp_marks = {(m.trainee_id, m.component_id): m.score for m in session.scalars(

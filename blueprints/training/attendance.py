@@ -19,6 +19,7 @@ commits once per request and rolls back on a refusal.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Optional
 
@@ -35,7 +36,7 @@ from blueprints.training import bp
 from blueprints.training.common import organiser_only, session_or_404
 from extensions import db
 from models import Half, LeaveStatus, Programme, Role, TrainingSlot
-from models.base import beijing_today, in_beijing
+from models.base import BEIJING, in_beijing
 from services import ratelimit
 from services import training as svc
 
@@ -183,7 +184,7 @@ class Register:
 
 def _register(prog: Programme) -> Register:
     slots = svc.slots_of(db.session, prog)
-    return Register(prog=prog, slots=slots, counted=svc.counted_slots(slots, beijing_today()),
+    return Register(prog=prog, slots=slots, counted=svc.counted_slots(slots, datetime.now(BEIJING)),
                     trainees=svc.trainees_of(db.session, prog, active_only=True),
                     marks=svc.marks_by_slot(db.session, prog),
                     leaves={(lv.trainee_id, lv.slot_id): lv for lv in svc.leaves_of(db.session, prog)},

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from blueprints.training import bp
 from blueprints.training.common import organiser_only, session_or_404
 from extensions import db
-from models import (CertificateKind, Entry, Judge, Panel, Programme, ProgrammeKind, Publication, ScoreSheet,
+from models import (CertificateKind, Judge, Panel, Programme, ProgrammeKind, Publication, ScoreSheet,
                     Trainee)
 from models.scores import SheetStatus
 from services import training as svc

@@ -17,7 +17,7 @@ def _post(client, page_url, url, data):
 
 @pytest.mark.parametrize("template,stages,categories,divisions", [
     ("docent_competition", ["分赛区选拔", "全国初评（视频）", "全国决赛"], 5, 31),
-    ("teacher_training", ["培训考核"], 1, 0),
+    ("teacher_training", ["培训考核"], 3, 0),   # 培训学员 + one per instructor-scored component
     ("resource_call", ["形式审查", "初评", "终评"], 5, 0),
     ("unit_awards", ["年度评审"], 2, 0),
 ])

@@ -14,11 +14,9 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
 from extensions import db
-from models import (Certificate, ComponentMark, Entry, ImportBatch, Person, Publication, ScoreSheet, Trainee,
-                    Unit)
+from models import ComponentMark, Entry, Person, Publication, ScoreSheet, Trainee, Unit
 from services import certificates as certs
 from services import publication as pubs
-from services import sheets as svc_sheets
 from services import training
 from services.imports import run_import
 from tests.conftest import csrf_from, login, make_user
