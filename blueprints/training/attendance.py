@@ -122,9 +122,6 @@ def _default_slot(slots: list[TrainingSlot]) -> Optional[TrainingSlot]:
     """Today's current half-day while the session runs, else the first half-day."""
     if not slots:
         return None
-    from datetime import datetime
-
-    from models.base import BEIJING
     now = datetime.now(BEIJING)
     half = Half.am if now.hour < 12 else Half.pm
     for s in slots:
