@@ -43,7 +43,6 @@ __all__ = [
     "ComponentScore",
     "Outcome",
     "SessionSummary",
-    "SlotMark",
     "TraineeInput",
     "attendance_rate",
     "evaluate",
@@ -57,13 +56,6 @@ _HUNDRED = Fraction(100)
 
 
 # --------------------------------------------------------------------------- inputs and outputs
-
-
-@dataclass(frozen=True)
-class SlotMark:
-    """One half-day of one trainee; "none" = not marked, which counts as absent."""
-
-    status: Literal["present", "absent", "excused", "none"]
 
 
 @dataclass(frozen=True)

@@ -719,6 +719,30 @@ def _mark(rng: random.Random, criterion, level: float) -> Decimal:
     return min(hi, lo + step * k)
 
 
+def add_submitted_sheets(session, stage: Stage, specs: Iterable[tuple]) -> list[ScoreSheet]:
+    """Submitted sheets in bulk, exactly as `services.sheets.put_sheet` stores a submission
+    (marks validated by `scoring.sheets.validate_sheet`, version 1), each with its "submit"
+    event. `specs` are (entry id, judge id, rubric, marks, submitted at)."""
+    from scoring.sheets import format_number, validate_sheet
+    sheets = []
+    for entry_id, judge_id, rubric, marks, at in specs:
+        checked = validate_sheet(rubric, marks, comment="")
+        sheets.append(ScoreSheet(
+            stage_id=stage.id, entry_id=entry_id, judge_id=judge_id, rubric_id=rubric.id,
+            rubric_version=rubric.version, scores={k: format_number(v) for k, v in checked.scores.items()},
+            total=format_number(checked.total), comment="", penalties=None, inputs=None, flags=None,
+            status=SheetStatus.submitted, version=1, created_at=at, updated_at=at, submitted_at=at))
+    session.add_all(sheets)
+    session.flush()
+    session.add_all([ScoreEvent(
+        stage_id=s.stage_id, entry_id=s.entry_id, sheet_id=s.id, judge_id=s.judge_id, action=EventAction.submit,
+        actor=DEMO_ACTOR, old=None, at=s.submitted_at,
+        new={"status": "submitted", "version": 1, "scores": dict(s.scores), "total": s.total, "comment": "",
+             "penalties": {}, "inputs": {}, "flags": []}) for s in sheets])
+    session.flush()
+    return sheets
+
+
 def finish_regional_round(session, b: _Builder, seed: int, base_url: str) -> RegionalRound:
     """Score, confirm, publish and promote the docent competition's regional round, then issue
     its certificates — all but one division (the *live* one), which stays unscored so the judges
@@ -730,7 +754,7 @@ def finish_regional_round(session, b: _Builder, seed: int, base_url: str) -> Reg
     (in bulk, see below); results, publication, promotion and certificates go through their
     services. Deterministic for the seed (its own random stream, so the data
     built before is unchanged)."""
-    from scoring.sheets import format_number, validate_sheet
+    from scoring.sheets import format_number
     from services import certificates as certs
     from services import publication as pubs
     from services.results import promote_entries
@@ -756,7 +780,7 @@ def finish_regional_round(session, b: _Builder, seed: int, base_url: str) -> Reg
     bias = {j.id: rng.gauss(0, 0.035) for members in b.regional_panels.values() for j in members}
     day_of = {b.divisions[code].id: stage.starts_on + timedelta(days=(i * 60) // len(b.divisions))
               for i, code in enumerate(sorted(b.divisions))}
-    sheets: list[ScoreSheet] = []
+    specs: list[tuple] = []
     per_division: dict[int, int] = {}
     for e in scored:
         rubric = rubrics[e.category_id]
@@ -768,21 +792,9 @@ def finish_regional_round(session, b: _Builder, seed: int, base_url: str) -> Reg
         for seat, judge in enumerate(expected[e.id]):
             level = quality + bias.get(judge.id, 0.0)
             marks = {c.id: format_number(_mark(rng, c, level + rng.gauss(0, 0.05))) for c in rubric.judged_criteria}
-            checked = validate_sheet(rubric, marks, comment="")
             at = start + timedelta(minutes=6, seconds=40 * seat + rng.randint(0, 30))
-            sheets.append(ScoreSheet(
-                stage_id=stage.id, entry_id=e.id, judge_id=judge.id, rubric_id=rubric.id,
-                rubric_version=rubric.version, scores={k: format_number(v) for k, v in checked.scores.items()},
-                total=format_number(checked.total), comment="", penalties=None, inputs=None, flags=None,
-                status=SheetStatus.submitted, version=1, created_at=at, updated_at=at, submitted_at=at))
-    session.add_all(sheets)
-    session.flush()
-    session.add_all([ScoreEvent(
-        stage_id=s.stage_id, entry_id=s.entry_id, sheet_id=s.id, judge_id=s.judge_id, action=EventAction.submit,
-        actor=DEMO_ACTOR, old=None, at=s.submitted_at,
-        new={"status": "submitted", "version": 1, "scores": dict(s.scores), "total": s.total, "comment": "",
-             "penalties": {}, "inputs": {}, "flags": []}) for s in sheets])
-    session.flush()
+            specs.append((e.id, judge.id, rubric, marks, at))
+    sheets = add_submitted_sheets(session, stage, specs)
     timings["sheets"] = time.perf_counter() - t0
 
     # the chief's record: a few entries ran over time

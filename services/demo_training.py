@@ -15,8 +15,8 @@ from datetime import datetime, time as dtime, timedelta, timezone
 
 from sqlalchemy import select
 
-from models import (AttendanceMark, AttendanceStatus, ComponentMark, Entry, EventAction, Half, LeaveRequest,
-                    LeaveStatus, Panel, PanelMember, PanelRole, ScoreEvent, ScoreSheet, SheetStatus, Trainee)
+from models import (AttendanceMark, AttendanceStatus, ComponentMark, Entry, Half, LeaveRequest, LeaveStatus, Panel,
+                    PanelMember, PanelRole, Trainee)
 from services import training as svc
 
 DEMO_ACTOR = "演示数据"
@@ -80,37 +80,25 @@ def _attendance(session, rng: random.Random, trainees: list[Trainee], slots, kin
 
 
 def _sheets(session, rng: random.Random, prog, sch, quality: dict[int, float], noise: float) -> int:
-    """Every expected instructor's submitted sheet for every scored entry (what put_sheet
-    stores for a submission, in bulk, with its submit event)."""
-    from scoring.sheets import format_number, validate_sheet
-    from services.demo import _mark
+    """Every expected instructor's submitted sheet for every scored entry."""
+    from scoring.sheets import format_number
+    from services.demo import _mark, add_submitted_sheets
     from services.sheets import expected_judges_for, stage_rubric
     stage = sch.stage
     entries = list(session.scalars(select(Entry).where(Entry.stage_id == stage.id, Entry.status == "active")))
     expected = expected_judges_for(session, stage, entries)
     bias = {j.id: rng.gauss(0, noise * 0.6) for js in expected.values() for j in js}
-    sheets = []
+    rubrics = {cid: stage_rubric(stage, cid) for cid in {e.category_id for e in entries}}
+    specs = []
     for e in entries:
-        rubric = stage_rubric(stage, e.category_id)
+        rubric = rubrics[e.category_id]
         at = datetime.combine(prog.ends_on - timedelta(days=1 if e.category.code == "course_design" else 0),
                               dtime(6, 0), tzinfo=timezone.utc) + timedelta(minutes=rng.randint(0, 180))
         for judge in expected[e.id]:
             level = quality[e.person_id] + bias[judge.id]
             marks = {c.id: format_number(_mark(rng, c, level + rng.gauss(0, noise))) for c in rubric.judged_criteria}
-            checked = validate_sheet(rubric, marks, comment="")
-            sheets.append(ScoreSheet(
-                stage_id=stage.id, entry_id=e.id, judge_id=judge.id, rubric_id=rubric.id,
-                rubric_version=rubric.version, scores={k: format_number(v) for k, v in checked.scores.items()},
-                total=format_number(checked.total), comment="", penalties=None, inputs=None, flags=None,
-                status=SheetStatus.submitted, version=1, created_at=at, updated_at=at, submitted_at=at))
-    session.add_all(sheets)
-    session.flush()
-    session.add_all([ScoreEvent(
-        stage_id=s.stage_id, entry_id=s.entry_id, sheet_id=s.id, judge_id=s.judge_id, action=EventAction.submit,
-        actor=DEMO_ACTOR, old=None, at=s.submitted_at,
-        new={"status": "submitted", "version": 1, "scores": dict(s.scores), "total": s.total, "comment": "",
-             "penalties": {}, "inputs": {}, "flags": []}) for s in sheets])
-    return len(sheets)
+            specs.append((e.id, judge.id, rubric, marks, at))
+    return len(add_submitted_sheets(session, stage, specs))
 
 
 def _run(session, rng: random.Random, prog, kind: str) -> tuple[svc.SessionOutcome, int]:

@@ -783,6 +783,12 @@ class TraineeImporter(_Importer):
         if prog.kind != ProgrammeKind.training:
             self.problems.add(0, "", "学员名单只能导入教师培训项目")
             return []
+        from services.training import TrainingError, scheme
+        try:
+            scheme(s, prog)    # apply() gives every trainee the entries the scheme's components need
+        except TrainingError as err:
+            self.problems.add(0, "", err.message)
+            return []
         self.load_units()
         self.units_by_name = {_key(u.name): u for u in self.units.values()}
         self.provinces = _province_keys(s)
@@ -858,7 +864,7 @@ class TraineeImporter(_Importer):
             changed = _set(t.person, "name", v["name"]) | _set(t.person, "phone", v["phone"])
             if "gender" in v:
                 changed |= _set(t.person, "gender", v["gender"])
-            if t.unit_id != getattr(school, "id", None) or t.unit is not school:
+            if t.unit is not school:
                 t.unit = school
                 t.person.unit = school
                 changed = True

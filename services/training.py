@@ -288,7 +288,7 @@ def checkin(session, plain: str, name: str, phone_tail: str) -> tuple[Trainee, T
                                           .options(selectinload(Trainee.person)))
                if _norm(t.person.name) == name_n and _norm(t.person.phone or "")[-4:] == tail]
     if len(matches) != 1:
-        raise TrainingError("姓名与手机号后四位和报名名单不一致，请核对后重试，或请工作人员在平板上签到", 404)
+        raise TrainingError("姓名与手机号后四位和报名名单不一致，请核对后重试，或请工作人员在平板上签到", 422)
     t = matches[0]
     mark = session.scalar(select(AttendanceMark).where(AttendanceMark.trainee_id == t.id,
                                                        AttendanceMark.slot_id == slot.id))
@@ -307,6 +307,8 @@ def request_leave(session, prog: Programme, trainee_id: int, slot_id: int, reaso
                   actor: str) -> LeaveRequest:
     t = _trainee(session, prog, trainee_id)
     slot = _slot(session, prog, slot_id)
+    if t.status != "active":
+        raise TrainingError(f"{t.name} 已退出培训，不能再登记请假")
     reason = (reason or "").strip()
     if not reason:
         raise TrainingError("请填写请假事由")
@@ -332,6 +334,8 @@ def decide_leave(session, prog: Programme, leave_id: int, approve: bool, *, acto
         raise TrainingError("找不到该请假记录", 404)
     if leave.status != LeaveStatus.pending:
         raise TrainingError(f"该请假已处理（{LEAVE_LABELS[leave.status]}）")
+    if approve and leave.trainee.status != "active":
+        raise TrainingError(f"{leave.trainee.name} 已退出培训，不能再批准请假")
     leave.status = LeaveStatus.approved if approve else LeaveStatus.rejected
     leave.decided_by, leave.decided_at = actor, utcnow()
     session.flush()
@@ -368,6 +372,12 @@ def parse_mark(text: Any, maximum: Decimal) -> Decimal:
     if value != value.quantize(Decimal("0.01")):
         raise TrainingError(f"分数 {raw} 最多保留两位小数")
     return value
+
+
+def component_marks(session, prog: Programme) -> dict[tuple[int, str], str]:
+    """(trainee id, component id) -> the typed mark, for the whole session in one query."""
+    return {(m.trainee_id, m.component_id): m.score for m in session.scalars(
+        select(ComponentMark).join(Trainee).where(Trainee.programme_id == prog.id))}
 
 
 def set_component_mark(session, prog: Programme, trainee_id: int, component_id: str, text: Any, *,
@@ -441,26 +451,25 @@ def outcomes(session, prog: Programme, *, as_of_now: bool = False) -> SessionOut
     during the session); otherwise every slot counts, which is what completion is decided on."""
     from scoring.assessment import TraineeInput, evaluate
     from services.results import stage_results
-    sch = ensure_structure(session, prog)
+    sch = scheme(session, prog)   # read-only: the structure is made on creation, import and the overview
     slots = slots_of(session, prog)
     counted = counted_slots(slots, datetime.now(BEIJING)) if as_of_now else slots
     trainees = trainees_of(session, prog, active_only=True)
     marks = marks_by_slot(session, prog)
-    comp_marks = {(m.trainee_id, m.component_id): m.score for m in session.scalars(
-        select(ComponentMark).join(Trainee).where(Trainee.programme_id == prog.id))}
+    comp_marks = component_marks(session, prog)
     rubrics = _rubrics()
     # the instructors' results per scored component: person id -> (score or None, why)
-    scored: dict[str, dict[int, tuple[Optional[Decimal], str, Entry]]] = {}
-    for comp_id, cat in sch.scored.items():
-        per: dict[int, tuple[Optional[Decimal], str, Entry]] = {}
-        out = stage_results(session, sch.stage, category_id=cat.id)
-        for g in out.groups:
-            for row in g.rows:
-                x = row.ranked
-                ok = x.status == "ok" and x.score is not None
-                why = "" if ok else "；".join(row.reasons) or f"{cat.name}尚未评完"
-                per[row.entry.person_id] = (Decimal(str(x.score)) if ok else None, why, row.entry)
-        scored[comp_id] = per
+    comp_of = {cat.id: comp_id for comp_id, cat in sch.scored.items()}
+    scored: dict[str, dict[int, tuple[Optional[Decimal], str, Entry]]] = {c: {} for c in sch.scored}
+    for g in stage_results(session, sch.stage).groups:   # one pass over the stage's sheets
+        comp_id = comp_of.get(g.category.id)
+        if comp_id is None:
+            continue
+        for row in g.rows:
+            x = row.ranked
+            ok = x.status == "ok" and x.score is not None
+            why = "" if ok else "；".join(row.reasons) or f"{g.category.name}尚未评完"
+            scored[comp_id][row.entry.person_id] = (Decimal(str(x.score)) if ok else None, why, row.entry)
     inputs, extra = [], []
     for t in trainees:
         slot_states = [marks[(t.id, s.id)].status.value if (t.id, s.id) in marks else "none" for s in counted]

@@ -37,11 +37,12 @@ from blueprints.training.common import organiser_only, session_or_404
 from extensions import db
 from models import Half, LeaveStatus, Programme, Role, TrainingSlot
 from models.base import BEIJING, in_beijing
+from documents.judge_cards import qr_svg
+from scoring.assessment import attendance_rate
 from services import ratelimit
 from services import training as svc
 
 CHECKIN_LIMIT = (300, 600)          # POSTs per client address and window: a whole class shares the venue Wi-Fi address
-NAV_ENDPOINTS = ("training.overview", "training.roster", "training.marks", "training.outcomes", "admin.programme")
 
 
 # -- forms ------------------------------------------------------------------------------------------
@@ -85,11 +86,6 @@ class DecideForm(FlaskForm):
 
 def _actor() -> str:
     return current_user.display_name or current_user.username
-
-
-def _nav_ready() -> bool:
-    """The session tabs link to every organiser page; show them once all of those exist."""
-    return all(e in current_app.view_functions for e in NAV_ENDPOINTS)
 
 
 def _wants_json() -> bool:
@@ -160,13 +156,8 @@ class Register:
         return c
 
     def rate(self, trainee_id: int) -> Optional[Decimal]:
-        """(present + excused × excused_weight) / half-days begun so far, as the assessment
-        counts it (scoring.assessment); None before the first half-day."""
-        if not self.counted:
-            return None
-        present = sum(self.status(trainee_id, s.id) == "present" for s in self.counted)
-        excused = sum(self.status(trainee_id, s.id) == "excused" for s in self.counted)
-        return (Decimal(present) + Decimal(excused) * self.excused_weight) / Decimal(len(self.counted))
+        """The assessment's own rate over the half-days begun so far; None before the first."""
+        return attendance_rate([self.status(trainee_id, s.id) or "none" for s in self.counted], self.excused_weight)
 
     def rate_text(self, trainee_id: int) -> str:
         r = self.rate(trainee_id)
@@ -217,7 +208,7 @@ def attendance(pid: int):
     return render_template("training/attendance.html", prog=prog, reg=reg, slot=slot, days=days,
                            form=MarkForm(), plain_form=PlainForm(), code_form=CodeForm(),
                            labels=status_labels(), sources=source_labels(), half_label=half_label,
-                           day_label=day_label, in_beijing=in_beijing, nav_ready=_nav_ready(),
+                           day_label=day_label, in_beijing=in_beijing,
                            can_edit=current_user.role == Role.organiser,
                            max_minutes=svc.MAX_CHECKIN_MINUTES)
 
@@ -297,11 +288,6 @@ def all_present(pid: int, slot_id: int):
 
 # -- the room's QR code -------------------------------------------------------------------------------
 
-def qr_svg(url: str) -> str:
-    from documents.judge_cards import qr_svg as card_qr
-    return card_qr(url)
-
-
 @bp.post("/training/<int:pid>/attendance/<int:slot_id>/code")
 @organiser_only
 def issue_code(pid: int, slot_id: int):
@@ -364,20 +350,12 @@ def checkin(code: str):
         trainee, slot, new = svc.checkin(db.session, code, form.name.data, form.phone_tail.data)
     except svc.TrainingError as e:
         db.session.rollback()
-        if e.status == 410 or (e.status == 404 and not _code_alive(code)):
+        if e.status in (404, 410):     # the code died between the page and the post
             return _checkin_page({"state": "dead", "form": None, "message": e.message}, e.status)
         return _checkin_page({**args, "message": e.message}, 422)
     db.session.commit()
     return _checkin_page({"state": "done" if new else "already", "form": None, "prog": prog, "slot": slot,
                           "name": trainee.name, "message": None})
-
-
-def _code_alive(code: str) -> bool:
-    try:
-        svc.live_code(db.session, code)
-    except svc.TrainingError:
-        return False
-    return True
 
 
 # -- leave --------------------------------------------------------------------------------------------
@@ -394,7 +372,7 @@ def _leave_form(prog: Programme, reg: Register, formdata=True) -> LeaveForm:
 def _leave_page(prog: Programme, reg: Register, form: LeaveForm, status: int = 200):
     return render_template("training/leave.html", prog=prog, leaves=svc.leaves_of(db.session, prog), form=form,
                            decide_form=DecideForm(formdata=None), labels=svc.LEAVE_LABELS, in_beijing=in_beijing,
-                           LeaveStatus=LeaveStatus, nav_ready=_nav_ready(),
+                           LeaveStatus=LeaveStatus,
                            can_edit=current_user.role == Role.organiser), status
 
 

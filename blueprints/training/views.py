@@ -114,9 +114,7 @@ def marks(pid: int):
                                errors={})
     comps = [c for c in sch.rubric.components if c.source == "score"]
     trainees = svc.trainees_of(db.session, prog, active_only=True)
-    from models import ComponentMark
-    stored = {(m.trainee_id, m.component_id): m.score for m in db.session.scalars(
-        select(ComponentMark).join(Trainee).where(Trainee.programme_id == prog.id))}
+    stored = svc.component_marks(db.session, prog)
     values = {f"{t.id}:{c.id}": stored.get((t.id, c.id), "") for t in trainees for c in comps}
     errors: dict[str, str] = {}
     if request.method == "POST":
