@@ -743,6 +743,18 @@ def add_submitted_sheets(session, stage: Stage, specs: Iterable[tuple]) -> list[
     return sheets
 
 
+def date_certificates(session, prog: Programme, day: date) -> None:
+    """Print `day` on the programme's certificates, as an organiser sets the date in the
+    certificate template: the demo's rounds end in the past, while issuing would otherwise
+    date them the day the demo is built."""
+    from services import certificates as certs
+    kind = certs.KIND_FOR_PROGRAMME[prog.kind]
+    tpl = certs.template_for(session, prog, kind)
+    tpl.issued_on = day
+    session.add(tpl)
+    session.flush()
+
+
 def finish_regional_round(session, b: _Builder, seed: int, base_url: str) -> RegionalRound:
     """Score, confirm, publish and promote the docent competition's regional round, then issue
     its certificates — all but one division (the *live* one), which stays unscored so the judges
@@ -854,6 +866,7 @@ def finish_regional_round(session, b: _Builder, seed: int, base_url: str) -> Reg
     timings["promote"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    date_certificates(session, stage.programme, until + timedelta(days=1))
     issued = certs.issue_for_publication(session, pub, DEMO_ACTOR)
     rows = [{"serial": c.serial, "name": c.holder_name, "award": c.award_name,
              "verify_url": certs.verify_url(c, base_url), "download_url": certs.download_url(c, base_url)}

@@ -202,6 +202,8 @@ def finish_training(session, b, seed: int, base_url: str) -> TrainingYear:
         main = b.training_prog
         so, sheets = _run(session, rng, main, "normal")
         pub = _publish(session, main, so)
+        from services.demo import date_certificates
+        date_certificates(session, main, pub.objection_until + timedelta(days=1))
         issued = certs.issue_for_publication(session, pub, DEMO_ACTOR)
         rows = [{"serial": c.serial, "name": c.holder_name, "award": c.award_name,
                  "verify_url": certs.verify_url(c, base_url), "download_url": certs.download_url(c, base_url)}
