@@ -284,6 +284,9 @@ async function loadSheet(entryId) {
 }
 
 async function select(entryId, { scroll = false } = {}) {
+  // Tapping the entry that is already open keeps its form as it is: reloading it would drop
+  // marks not yet saved and re-render under the judge's finger.
+  if (state.selected === entryId && state.form && state.form.entryId === entryId) return;
   if (state.form && state.form.entryId !== entryId) await autosave();
   state.selected = entryId;
   state.form = null;

@@ -192,6 +192,7 @@ def test_instructor_scores_a_course_design_through_the_judge_flow(app, live_serv
         target = entry_of(w, w.trainees[2], "course_design")     # 张伟
         li = page.locator(f"li.jentry[data-entry='{target.id}']")
         expect(li.locator(".badge")).to_have_text("待评")
+        expect(page.locator("#judge-app")).to_have_attribute("data-ready", "1")   # start-up done
         li.locator(".jpick").tap()
         sheet = page.locator(f"article.jsheet[data-entry='{target.id}']")
         expect(sheet).to_be_visible()
@@ -202,6 +203,9 @@ def test_instructor_scores_a_course_design_through_the_judge_flow(app, live_serv
         page.locator(".jcrit[data-criterion='jiaoxue_guocheng'] .jstep.minus").tap()
         expect(page.locator(".jcrit[data-criterion='jiaoxue_guocheng'] input.jscore")).to_have_value("24")
         expect(page.locator("#total")).to_have_text("99")
+        li.locator(".jpick").tap()            # tapping the open entry again keeps the unsaved marks
+        expect(page.locator("#total")).to_have_text("99")
+        expect(page.locator(".jcrit[data-criterion='jiaoxue_guocheng'] input.jscore")).to_have_value("24")
         assert _no_horizontal_scroll(page)
         _shot(page, "instructor-course-design")
         page.locator("#submit-sheet").tap()
