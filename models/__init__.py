@@ -11,7 +11,7 @@ from models.assignment import Assignment, AssignmentRun, DrawRecord, Reassignmen
 from models.scores import (EntryConfirmation, EntryScoreRecord, EventAction, ScoreEvent, ScoreSheet,  # noqa: F401
                            SheetStatus)
 from models.results import (BatchJob, Certificate, CertificateKind, CertificateTemplate, JobStatus,  # noqa: F401
-                            Objection, Publication, PublicationStatus)
+                            Objection, PromotionRecord, Publication, PublicationStatus)
 from models.ratelimit import RateLimitHit  # noqa: F401
 from models.training import (AttendanceMark, AttendanceStatus, CheckinCode, ComponentMark, Half,  # noqa: F401
                              LeaveRequest, LeaveStatus, Trainee, TrainingSlot)

@@ -52,6 +52,24 @@ class Publication(db.Model):
                                                          cascade="all, delete-orphan")
 
 
+class PromotionRecord(db.Model):
+    """Who carried which entries into the next stage, when, and why when forced: promotion
+    changes who competes next, so it leaves a trace like every score does."""
+    __tablename__ = "promotion_record"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    from_stage_id: Mapped[int] = mapped_column(ForeignKey("stage.id", ondelete="CASCADE"), index=True)
+    to_stage_id: Mapped[int] = mapped_column(ForeignKey("stage.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))                 # "promote" | "reserve" (递补)
+    actor: Mapped[str] = mapped_column(String(120))               # "组织方 alice", as shown
+    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    forced_reason: Mapped[Optional[str]] = mapped_column(Text)    # set when results were not all final
+    source_entry_ids: Mapped[list] = mapped_column(JSON, default=list)   # carried now (not before)
+    created_entry_ids: Mapped[list] = mapped_column(JSON, default=list)  # their entries in the next stage
+    notes: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = created_column()
+
+
 class Objection(db.Model):
     """An objection received during 公示, and how it was answered."""
     __tablename__ = "objection"

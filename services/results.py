@@ -30,6 +30,14 @@ scored. They are the computed `promotion == "reserve"` rows of the source stage 
 order, shown on the results page); `promote_reserve` carries one over when an organiser calls
 it up, after a promoted entry withdrew.
 
+Arrival in the next stage. When that stage is anonymous (the national preliminary video
+review), every carried entry gets its anonymous code at once, recorded and reproducible like
+the draw's codes (`services.assignment`), so no judge ever sees a promoted entry without one.
+The running order is left to the next stage's own draw (a public ceremony, once everyone has
+arrived); a reserve called up after that draw takes the draw number of the withdrawn entry it
+replaces in its group, or the next free number. Every promotion leaves a `PromotionRecord`:
+who, when, which entries, and the reason when forced.
+
 Judges are labelled 评委1..N in seat order (judge number order, as `expected_judges` sorts)
 in snapshots, never by name: snapshots become public.
 """
@@ -44,7 +52,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from models import (Category, Entry, EntryConfirmation, EntryScoreRecord, Person, ScoreSheet, SheetStatus, Stage,
+from models import (Category, Entry, PromotionRecord, EntryConfirmation, EntryScoreRecord, Person, ScoreSheet, SheetStatus, Stage,
                     Team, TeamMember)
 from scoring.ranking import PromotionRow, Ranked, StageResult, rank_stage
 from scoring.rubric import Rubric
@@ -52,7 +60,8 @@ from scoring.sheets import SheetInvalid, format_number, validate_sheet
 from services.sheets import SheetError, expected_judges_for, stage_rubric
 
 __all__ = ["PromotionOutcome", "PromotionRefused", "ResultGroup", "ResultRow", "StageOutcome",
-           "decided_by_zh", "next_stage", "promote_entries", "promote_reserve", "snapshot", "stage_results"]
+           "decided_by_zh", "next_stage", "promote_entries", "promote_reserve", "promotion_history", "snapshot",
+           "stage_results"]
 
 COUNTED = (SheetStatus.submitted, SheetStatus.locked)
 _TIE_ZH = {"raw_sum": "原始总分", "raw_mean": "原始平均分", "median": "中位分", "fewer_penalties": "扣分较少者优先"}
@@ -371,7 +380,7 @@ def _check_stages(from_stage: Stage, to_stage: Stage) -> None:
 
 
 def promote_entries(session, from_stage: Stage, to_stage: Stage, actor_label: str, *,
-                    force_reason: str | None = None) -> PromotionOutcome:
+                    force_reason: str | None = None, user=None) -> PromotionOutcome:
     """Carry the promoted entries of every group into `to_stage` (module doc). Flushes only."""
     _check_stages(from_stage, to_stage)
     out = stage_results(session, from_stage)
@@ -398,11 +407,63 @@ def promote_entries(session, from_stage: Stage, to_stage: Stage, actor_label: st
     session.flush()
     if force_reason:
         notes.append(f"{actor_label} 强制晋级，原因：{force_reason}")
+    if created:
+        _arrive(session, to_stage, created, user)
+        _record(session, from_stage, to_stage, "promote", actor_label, user, created, force_reason, notes)
     reserves = [r for r in out.rows if r.promotion_state == "reserve"]
     return PromotionOutcome(created, len(promoted) - len(created), reserves, sorted(set(notes)), force_reason)
 
 
-def promote_reserve(session, from_stage: Stage, to_stage: Stage, entry_id: int, actor_label: str) -> Entry:
+def _arrive(session, to_stage: Stage, created: list[Entry], user) -> None:
+    """Anonymous codes for entries carried into an anonymous stage (module doc)."""
+    if not to_stage.anonymous:
+        return
+    from services.assignment import _fill_codes
+    all_entries = list(session.scalars(select(Entry).where(Entry.stage_id == to_stage.id)))
+    active = [e for e in all_entries if e.status == "active"]
+    _fill_codes(session, to_stage, active, all_entries, user)
+    session.flush()
+
+
+def _take_draw_slot(session, to_stage: Stage, e: Entry) -> str | None:
+    """A reserve called up after the next stage's draw: the withdrawn entry's number in its
+    group, else the next free one. Returns a note, or None when the stage is not drawn yet."""
+    group = [x for x in session.scalars(select(Entry).where(Entry.stage_id == to_stage.id,
+                                                            Entry.category_id == e.category_id))
+             if x.id != e.id and (not to_stage.by_division or x.division_id == e.division_id)]
+    if not any(x.draw_number is not None for x in group):
+        return None
+    vacated = sorted((x for x in group if x.status == "withdrawn" and x.draw_number is not None),
+                     key=lambda x: x.draw_number)
+    if vacated:
+        number, x = vacated[0].draw_number, vacated[0]
+        x.draw_number = None          # (stage, category, division, number) is unique
+        session.flush()
+        e.draw_number = number
+        return f"递补作品 {e.external_id} 沿用退出作品 {x.external_id} 的抽签号 {number}"
+    e.draw_number = max(x.draw_number for x in group if x.draw_number is not None) + 1
+    return f"递补作品 {e.external_id} 排在本组最后，抽签号 {e.draw_number}"
+
+
+def _record(session, from_stage: Stage, to_stage: Stage, kind: str, actor_label: str, user,
+            created: list[Entry], force_reason: str | None, notes: list[str]) -> PromotionRecord:
+    rec = PromotionRecord(from_stage_id=from_stage.id, to_stage_id=to_stage.id, kind=kind,
+                          actor=actor_label[:120], user_id=getattr(user, "id", None), forced_reason=force_reason,
+                          source_entry_ids=[e.source_entry_id for e in created],
+                          created_entry_ids=[e.id for e in created], notes=sorted(set(notes)))
+    session.add(rec)
+    session.flush()
+    return rec
+
+
+def promotion_history(session, stage: Stage) -> list[PromotionRecord]:
+    """The promotions out of `stage`, newest first (the results page shows them)."""
+    return list(session.scalars(select(PromotionRecord).where(PromotionRecord.from_stage_id == stage.id)
+                                .order_by(PromotionRecord.id.desc())))
+
+
+def promote_reserve(session, from_stage: Stage, to_stage: Stage, entry_id: int, actor_label: str,
+                    *, user=None) -> Entry:
     """递补: carry one reserve entry over (an organiser's call once a promoted entry withdrew)."""
     _check_stages(from_stage, to_stage)
     out = stage_results(session, from_stage)
@@ -414,4 +475,11 @@ def promote_reserve(session, from_stage: Stage, to_stage: Stage, entry_id: int, 
         return existing
     e = _copy(session, row.entry, to_stage)
     session.flush()
+    notes = [f"{actor_label} 递补 {row.entry.external_id}（递补第 {row.promotion.reserve_order} 位）"]
+    slot = _take_draw_slot(session, to_stage, e)
+    if slot:
+        notes.append(slot)
+    session.flush()
+    _arrive(session, to_stage, [e], user)
+    _record(session, from_stage, to_stage, "reserve", actor_label, user, [e], None, notes)
     return e

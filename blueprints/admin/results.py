@@ -56,7 +56,21 @@ def stage_results(pid: int, sid: int):
     categories = sorted((sc.category for sc in stage.stage_categories), key=lambda c: (c.sort, c.id))
     return render_template("admin/results.html", prog=prog, stage=stage, outcome=outcome, groups=groups,
                            categories=categories, category_id=cid, division=division,
-                           form=PromoteForm(), confirm=ConfirmForm())
+                           form=PromoteForm(), confirm=ConfirmForm(), history=_history(stage))
+
+
+def _history(stage) -> list[dict]:
+    """Promotions out of this stage for the page: who, when, how many, why when forced."""
+    ext = {}
+    records = svc.promotion_history(db.session, stage)
+    ids = {i for r in records for i in r.source_entry_ids}
+    if ids:
+        from sqlalchemy import select
+        from models import Entry
+        ext = dict(db.session.execute(select(Entry.id, Entry.external_id).where(Entry.id.in_(ids))).all())
+    from models.base import in_beijing
+    return [{"at": in_beijing(r.created_at).strftime("%Y-%m-%d %H:%M"), "kind": r.kind, "actor": r.actor, "forced_reason": r.forced_reason,
+             "entries": [ext.get(i, str(i)) for i in r.source_entry_ids], "notes": r.notes} for r in records]
 
 
 @bp.get("/programmes/<int:pid>/stages/<int:sid>/results.xlsx")
@@ -89,7 +103,8 @@ def promote_stage(pid: int, sid: int):
     from flask_login import current_user
     actor = f"组织方 {current_user.username}"
     try:
-        out = svc.promote_entries(db.session, stage, to_stage, actor, force_reason=form.force_reason.data)
+        out = svc.promote_entries(db.session, stage, to_stage, actor, force_reason=form.force_reason.data,
+                                  user=current_user)
     except svc.PromotionRefused as exc:
         db.session.rollback()
         flash(exc.message, "error")
@@ -116,7 +131,8 @@ def promote_reserve(pid: int, sid: int, entry_id: int):
         abort(404)
     from flask_login import current_user
     try:
-        e = svc.promote_reserve(db.session, stage, to_stage, entry_id, f"组织方 {current_user.username}")
+        e = svc.promote_reserve(db.session, stage, to_stage, entry_id, f"组织方 {current_user.username}",
+                                user=current_user)
     except svc.PromotionRefused as exc:
         db.session.rollback()
         flash(exc.message, "error")

@@ -16,10 +16,11 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from extensions import db
-from models import (Entry, EntryConfirmation, Panel, PanelMember, PanelRole, Person, ScoreSheet, Team, TeamMember,
-                    Unit, ensure_provinces)
+from models import (DrawRecord, Entry, EntryConfirmation, Panel, PanelMember, PanelRole, Person, PromotionRecord,
+                    ScoreSheet, Team, TeamMember, Unit, User, ensure_provinces)
 from scoring.ranking import rank
 from services import results as res
+from services.assignment import draw_stage, verify_record
 from services import sheets as svc
 from tests.conftest import csrf_from, login, make_user
 from tests.web.test_judge_access import _entry
@@ -236,6 +237,72 @@ def test_promotion_is_refused_while_entries_are_unconfirmed_unless_forced(w):
     assert len(out.created) == 5 and any("决赛日程提前" in n for n in out.notes)
     with pytest.raises(res.PromotionRefused):
         res.promote_entries(db.session, w.next, w.stage, "组织方 test")      # backwards
+
+
+def test_promotion_is_recorded_with_actor_time_and_forced_reason(org_client, w):
+    scored(w)
+    page = org_client.get(_url(w)).get_data(as_text=True)
+    url = f"/admin/programmes/{w.prog.id}/stages/{w.stage.id}/promote"
+    org_client.post(url, data={"csrf_token": csrf_from(page), "force_reason": "决赛日程提前"})
+    rec = db.session.scalars(select(PromotionRecord)).one()
+    organiser = db.session.scalars(select(User).where(User.role == "organiser")).first()
+    carried = db.session.scalars(select(Entry).where(Entry.stage_id == w.next.id)).all()
+    assert (rec.kind, rec.forced_reason, rec.user_id, rec.from_stage_id, rec.to_stage_id) == \
+        ("promote", "决赛日程提前", organiser.id, w.stage.id, w.next.id)
+    assert rec.actor == f"组织方 {organiser.username}"
+    assert sorted(rec.created_entry_ids) == sorted(e.id for e in carried)
+    assert sorted(rec.source_entry_ids) == sorted(e.source_entry_id for e in carried)
+    # a second run carries nothing new and records nothing
+    org_client.post(url, data={"csrf_token": csrf_from(page), "force_reason": "再次"})
+    assert db.session.scalar(select(db.func.count()).select_from(PromotionRecord)) == 1
+    html = org_client.get(_url(w)).get_data(as_text=True)
+    section = html[html.index('id="promotion-history"'):]
+    for text in ("晋级记录", "强制晋级", "原因：决赛日程提前", f"组织方 {organiser.username}", "5 个", "E001"):
+        assert text in section, text
+
+
+def test_entries_promoted_into_an_anonymous_stage_get_codes_and_a_reserve_one_too(w):
+    w.next.anonymous = True
+    scored(w)
+    confirm_all(w)
+    res.promote_entries(db.session, w.stage, w.next, "组织方 test")
+    db.session.commit()
+    carried = db.session.scalars(select(Entry).where(Entry.stage_id == w.next.id)).all()
+    codes = [e.anonymous_code for e in carried]
+    assert all(codes) and len(set(codes)) == 5
+    assert all(e.external_id not in e.anonymous_code for e in carried)
+    rec = db.session.scalars(select(DrawRecord).where(DrawRecord.stage_id == w.next.id)).one()
+    assert rec.kind == "codes" and verify_record(rec)      # reproducible from its seed
+    e3 = res.promote_reserve(db.session, w.stage, w.next, w.entries[2].id, "组织方 test")
+    db.session.commit()
+    assert e3.anonymous_code and e3.anonymous_code not in codes
+    assert [e.anonymous_code for e in carried] == codes      # nobody else's code changed
+
+
+def test_a_reserve_called_up_after_the_draw_takes_the_withdrawn_entrys_number(w):
+    scored(w)
+    confirm_all(w)
+    res.promote_entries(db.session, w.stage, w.next, "组织方 test")
+    db.session.commit()
+    draw_stage(db.session, w.next, seed=7)
+    carried = {e.source_entry_id: e for e in db.session.scalars(select(Entry).where(Entry.stage_id == w.next.id))}
+    gone = carried[w.entries[0].id]                  # E001 withdraws from the next stage
+    number = gone.draw_number
+    assert number is not None
+    gone.status = "withdrawn"
+    db.session.commit()
+    e3 = res.promote_reserve(db.session, w.stage, w.next, w.entries[2].id, "组织方 test")
+    db.session.commit()
+    assert (e3.draw_number, gone.draw_number) == (number, None)
+    rec = db.session.scalars(select(PromotionRecord).where(PromotionRecord.kind == "reserve")).one()
+    assert rec.source_entry_ids == [w.entries[2].id] and rec.created_entry_ids == [e3.id]
+    assert any("沿用退出作品" in n and str(number) in n for n in rec.notes)
+    # a second reserve (云南 Y003) with no withdrawal in its group goes last
+    y3 = res.promote_reserve(db.session, w.stage, w.next, w.yn[2].id, "组织方 test")
+    db.session.commit()
+    others = [e.draw_number for e in carried.values() if e.division_id == w.yn_div.id
+              and e.category_id == w.category.id]
+    assert y3.draw_number == max(others) + 1
 
 
 def test_snapshot_follows_the_contract(w):
