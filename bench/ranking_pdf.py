@@ -1,8 +1,8 @@
 """A 500-row ranking PDF side by side (issue 6, acceptance 9): the fast layout of
-documents/result_pdfs.py `ranking_pdf` (paginated in Python, fixed lines per page; each page one
-table row whose eight cells hold whole columns as preformatted lines) against the naive layout
-(one auto-layout <table> with every row), both rendered in the same run from the same
-synthetic snapshot.
+documents/result_pdfs.py `ranking_pdf` (paginated in Python with a line budget per page; each
+page's rows ONE preformatted block in Noto Sans Mono CJK SC, columns aligned by padding, rules
+one inline SVG) against the naive layout (one auto-layout <table> with every row), both
+rendered in the same run from the same synthetic snapshot.
 
     .venv/bin/python bench/ranking_pdf.py [-n 500] [--repeat 2]
 
@@ -10,23 +10,21 @@ Prints pages, seconds (best of --repeat), rows/s, PDF size and the ratio for the
 the fast layout in one process and in --workers chunks in parallel. Target: fast ≥ 3× naive.
 No database is needed: the documents are built from a snapshot (the contract shape).
 
-Results here (2 CPUs, shared and loaded, so seconds vary by ±30 %; the ratio is what counts):
+Results here (2 CPUs, shared and loaded, so seconds vary a lot; the ratio is what counts):
   before, fixed-layout tables of 40 rows:      naive ~7.1 s (13 pages), fast ~5.5 s (12 pages): 1.3–1.4×
-  tried: rows as one block of fixed-width inline-block spans: render slower than the table
-    (5.7 s render + 2.6 s write for 500 rows); absolutely positioned spans: 9 s render;
-    floats: 5.9 s; a per-line background gradient for rules doubled the PDF write time.
-    the row rules (one empty block per row under the table) cost ~0.5 s of the render.
-  now, columns as preformatted lines:          naive 7.6–7.8 s (13 pages), fast 2.95–3.6 s (11 pages):
-    2.1–2.6× — still BELOW the 3× target. Left: render ~1.9 s without rules + write ~1.0 s;
-    untried: rendering pages in 2 worker processes and merging with pypdf.
-  tried: pages in 2 chunks (first here, second in a forkserver worker), joined with pypdf
-    (`ranking_pdf(workers=2)`, RANKING_PDF_WORKERS). Same run, 500 rows, load average 2.7–3.1
-    with another engineer's process holding one of the 2 CPUs:
-      naive 7.31 s / 6.68 s (13 pages, 439 KiB); one process 2.35 s / 2.53 s (11 pages, 301 KiB):
-      3.1× / 2.6×; 2 chunks 2.80 s / 2.60 s (11 pages, 549 KiB — each chunk subsets the font):
-      2.6× / 2.6×. The parallel path did not beat one process here, so it stays off by default.
-    Alone, the 5-page second chunk took 1.4 s in this process against 3.1–3.3 s for all 11
-    pages, so on two idle cores ~1.8 s (~4×) is plausible but NOT measured.
+  then, each page one table row whose 8 cells held whole columns as preformatted lines:
+    naive 6.7–7.8 s, fast 2.35–3.6 s: 2.1–3.1× — not reliably at the 3× target. A profile showed
+    why: ~4,100 line boxes (500 rows × 8 columns), each a Pango layout (get_first_line was called
+    13,000 times), plus ~500 rule blocks with inline styles to cascade. Rendering in 2 chunks in
+    parallel (RANKING_PDF_WORKERS) did not help on this loaded machine.
+  now, a page's rows as one block in the CJK monospace font (500 line boxes) and the rules as one
+    SVG per page, 2026-11-29, with six other engineers' test runs on the 2 CPUs:
+      load 7.9:  naive 21.16 s (13 pages, 439 KiB), fast 2.88 s (11 pages, 491 KiB): 7.4×;
+                 2 chunks 4.15 s (878 KiB): 5.1×
+      load 10.8: naive 31.66 s, fast 1.86 s: 17.0×; 2 chunks 4.52 s: 7.0×
+    The PDF is larger (the monospace regular and bold subsets beside the sans headings).
+    Narrower letters (é, α, «) are measured in the font, so a value with them lands within half
+    a cell of its column; CJK and ASCII align exactly.
 """
 from __future__ import annotations
 

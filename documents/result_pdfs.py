@@ -124,45 +124,96 @@ def score_summary_pdf(snap: dict, **kw) -> bytes:
 
 # -- 成绩排名 (the long list; the fast path of bench/ranking_pdf.py) ---------------------------
 #
-# WeasyPrint's cost is per box: a 500-row table is ~4,000 cells, each a block with its own
-# style, line layout and borders. The ranking is therefore paginated here, with fixed rows per
-# page, and each page is ONE table row whose eight cells hold a whole column as preformatted
-# lines (`white-space: pre`, one font, one fixed line height, rules drawn by one empty block per
-# row underneath): ~10 boxes and a few hundred lines of text per page instead of ~400 cells. A
-# value too wide for its column is wrapped here (by an estimate of its width in em) and the
-# row takes as many lines as its tallest cell. Every page repeats the column header; the page
-# count is known before WeasyPrint runs.
+# WeasyPrint's cost is per box and per line of text: a 500-row table is ~4,000 cells, each a
+# block with its own style, line layout and borders. The ranking is therefore paginated here
+# with a fixed line budget per page, and each page's rows are ONE preformatted block set in Noto
+# Sans Mono CJK SC: every Chinese character is exactly two half-width cells and every ASCII
+# character one, so the columns are aligned by padding with spaces here, and a page is one text
+# box of ~50 lines instead of ~400 cells (8 columns of preformatted lines each, as before, took
+# ~4,000 line layouts for 500 rows; measured in bench/ranking_pdf.py). The rules under the rows
+# are one inline SVG per page. A value too wide for its column is wrapped here and the row takes
+# as many lines as its tallest cell. Every page repeats the column header; the page count is
+# known before WeasyPrint runs.
 
-RANK_FONT_MM = 9.5 * 25.4 / 72               # 1 em of the ranking's 9.5 pt text, in mm
-RANK_PAD_MM = 2.4                            # a cell's left + right padding
-RANK_COLUMNS = [("rank", "名次", 10), ("external_id", "编号", 16), ("title", "作品", 56), ("contestant", "选手", 19),
-                ("unit", "单位", 32), ("province", "省份", 14), ("score", "得分", 13), ("award", "奖项", 20)]
+# (key, label, width in half-width cells, alignment); with one space between columns the row is
+# 104 cells: the page's 175.8 mm of text width at 9.5 pt (a cell is half an em, 1.676 mm).
+RANK_COLUMNS = [("rank", "名次", 4, "center"), ("external_id", "编号", 10, "left"), ("title", "作品", 26, "left"),
+                ("contestant", "选手", 11, "left"), ("unit", "单位", 17, "left"), ("province", "省份", 8, "left"),
+                ("score", "得分", 7, "center"), ("award", "奖项", 14, "left")]
+RANK_GAP = 1                                 # cells between two columns
 RANK_LINES = {"doc": 44, "section": 48, "page": 50}   # text lines per page: under the title, under a scope, else
 RANK_MAX_LINES = 4                           # a value longer than this many lines is cut (…)
+RANK_FONT = "Noto Sans Mono CJK SC"
+_ADVANCES: dict[str, dict[int, float]] = {}
 
 
-def _em(ch: str) -> float:
-    """Estimated advance of `ch` in Noto Sans CJK SC, in em (on the wide side)."""
+def _advances() -> dict[int, float]:
+    """Code point → advance in half-width cells, read once per process from the monospace font
+    (fontconfig finds it): CJK is 2 and ASCII 1 there, but é, α or « are narrower than 2."""
+    table = _ADVANCES.get(RANK_FONT)
+    if table is None:
+        table = {}
+        try:
+            import subprocess
+
+            from fontTools.ttLib import TTFont
+            found = subprocess.run(["fc-match", "-f", "%{file}\t%{index}", RANK_FONT], capture_output=True,
+                                   text=True, timeout=10).stdout.split("\t")
+            font = TTFont(found[0], fontNumber=int(found[1] or 0), lazy=True)
+            if RANK_FONT in font["name"].getDebugName(4):
+                cells = font["head"].unitsPerEm / 2
+                metrics = font["hmtx"].metrics
+                table = {cp: metrics[g][0] / cells for cp, g in font.getBestCmap().items() if g in metrics}
+        except Exception:            # no fontconfig or no font: the estimate below
+            table = {}
+        _ADVANCES[RANK_FONT] = table
+    return table
+
+
+# Measured in the font: the punctuation the lists use, so that the font is read only for rarer letters.
+_KNOWN_CELLS = {"·": 2.0, "…": 2.0, "—": 1.788, "“": 2.0, "”": 2.0, "‘": 2.0, "’": 2.0, "×": 2.0, "°": 0.74}
+
+
+def _cells(ch: str) -> float:
+    """Half-width cells `ch` takes in the ranking's monospace font."""
+    if " " <= ch <= "~":
+        return 1.0
     import unicodedata
     if unicodedata.east_asian_width(ch) in ("W", "F"):
-        return 1.0
-    if ch in "MWmw@%":
-        return 0.9
-    return 0.72 if ch.isupper() else 0.6
+        return 2.0
+    known = _KNOWN_CELLS.get(ch)
+    if known is not None:
+        return known
+    adv = _advances().get(ord(ch))
+    if adv is not None:
+        return adv
+    return 2.0 if unicodedata.east_asian_width(ch) == "A" else 1.2
 
 
-def _wrap(text: str, width_em: float) -> list[str]:
-    """`text` as lines no wider than `width_em` (CJK breaks anywhere; Latin at a space when
+_NO_LINE_START = set("、，。．：；！？）》」』】〕…·,.:;!?)]}%")
+_NO_LINE_END = set("（《「『【〔([{")
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """`text` as lines of at most `width` cells (CJK breaks anywhere; Latin at a space when
     there is one), at most RANK_MAX_LINES."""
     lines, cur, w = [], "", 0.0
     for ch in text:
-        cw = _em(ch)
-        if cur and w + cw > width_em:
+        cw = _cells(ch)
+        if cur and w + cw > width:
             cut = cur.rfind(" ")
             if ch != " " and cut > len(cur) // 2:
                 lines.append(cur[:cut])
                 cur = cur[cut + 1:]
-                w = sum(_em(c) for c in cur)
+                w = sum(map(_cells, cur))
+            elif ch in _NO_LINE_START and len(cur) > 1:     # 、。） never open a line: take a character down
+                lines.append(cur[:-1])
+                cur = cur[-1]
+                w = _cells(cur)
+            elif cur[-1] in _NO_LINE_END and len(cur) > 1:  # （《 never close one
+                lines.append(cur[:-1])
+                cur = cur[-1]
+                w = _cells(cur)
             else:
                 lines.append(cur)
                 cur, w = "", 0.0
@@ -173,8 +224,24 @@ def _wrap(text: str, width_em: float) -> list[str]:
     lines.append(cur)
     if len(lines) > RANK_MAX_LINES:
         lines = lines[:RANK_MAX_LINES]
-        lines[-1] = lines[-1][:-1] + "…"
+        last = lines[-1]
+        while last and sum(map(_cells, last)) + 2 > width:
+            last = last[:-1]
+        lines[-1] = last + "…"
     return lines
+
+
+def _pad(text: str, width: int, align: str) -> str:
+    """`text` padded with spaces to `width` cells; a value with narrower letters (é, α) lands
+    within half a cell of the column's edge."""
+    room = max(0, round(width - sum(map(_cells, text))))
+    left = room // 2 if align == "center" else room if align == "right" else 0
+    return " " * left + text + " " * (room - left)
+
+
+def _line(values: list[str]) -> str:
+    gap = " " * RANK_GAP
+    return gap.join(_pad(v, w, a) for v, (_, _, w, a) in zip(values, RANK_COLUMNS)).rstrip()
 
 
 def ranking_rows(snap: dict) -> list[dict]:
@@ -193,34 +260,48 @@ def ranking_rows(snap: dict) -> list[dict]:
     return sections
 
 
+def _rule_offsets(heights: list[int]) -> list[int]:
+    """Where the rules under the rows fall, in 0.1 mm from the top of the header row (5.4 mm),
+    rows 5 mm a line: drawn as one inline SVG per page, not one block per row."""
+    out, y = [], 54
+    for h in heights[:-1]:              # the last row sits on the frame's bottom border
+        y += h * 50
+        out.append(y)
+    return out
+
+
 def ranking_context(snap: dict, *, date: str | dt.date | None = None) -> dict:
-    """Pages of the ranking: each with its scope heading (on a section's first page), and per
-    column the page's lines (module notes above)."""
-    widths = [(key, (mm - RANK_PAD_MM) / RANK_FONT_MM) for key, _, mm in RANK_COLUMNS]
+    """Pages of the ranking: each with its scope heading (on a section's first page) and its
+    rows as aligned preformatted lines (module notes above)."""
     pages: list[dict] = []
     for si, sec in enumerate(ranking_rows(snap)):
         page = None
         for row in sec["rows"] or [None]:
-            cells = {key: _wrap(str(row[key]), w) for key, w in widths} if row else {}
-            height = max(map(len, cells.values()), default=1)
-            if page is None or page["used"] + height > page["budget"]:
+            cells = [_wrap(str(row[key]), w) for key, _, w, _ in RANK_COLUMNS] if row else []
+            height = max(map(len, cells), default=1)
+            if page is None or page["lines"] + height > page["budget"]:
                 first = page is None
                 budget = RANK_LINES["doc" if first and si == 0 else "section" if first else "page"]
                 page = {"scope": sec["scope"], "count": sec["count"], "heading": first, "new_section": first and si > 0,
-                        "budget": budget, "used": 0, "rows": 0, "heights": [], "columns": {key: [] for key, _ in widths}}
+                        "budget": budget, "lines": 0, "rows": 0, "heights": [], "text": []}
                 pages.append(page)
             if row is None:
                 continue
-            for key, lines in cells.items():
-                page["columns"][key] += lines + [""] * (height - len(lines))
-            page["used"] += height
+            for k in range(height):
+                page["text"].append(_line([c[k] if k < len(c) else "" for c in cells]))
+            page["lines"] += height
             page["rows"] += 1
             page["heights"].append(height)
-    columns = [{"key": key, "label": label, "width": mm} for key, label, mm in RANK_COLUMNS]
-    return {**_header(snap, date), "columns": columns,
+    from documents.pdf import _gettext
+    head = _line([_gettext(label) for _, label, _, _ in RANK_COLUMNS])
+    return {**_header(snap, date), "head": head, "width_cells": _line_width(),
             "pages": [{"scope": p["scope"], "count": p["count"], "heading": p["heading"],
-                       "new_section": p["new_section"], "rows": p["rows"], "lines": p["used"], "heights": p["heights"],
-                       "cells": ["\n".join(p["columns"][c["key"]]) for c in columns]} for p in pages]}
+                       "new_section": p["new_section"], "rows": p["rows"], "lines": p["lines"],
+                       "rules": _rule_offsets(p["heights"]), "text": "\n".join(p["text"])} for p in pages]}
+
+
+def _line_width() -> int:
+    return sum(w for _, _, w, _ in RANK_COLUMNS) + RANK_GAP * (len(RANK_COLUMNS) - 1)
 
 
 # The page count is known before WeasyPrint runs, so a long ranking is laid out in chunks of

@@ -210,3 +210,36 @@ def test_500_row_ranking_pdf_has_every_entry_once_and_a_header_on_each_page(work
         assert re.search(r"名次\s+编号\s+作品\s+选手\s+单位\s+省份\s+得分\s+奖项", page), k
         assert f"第 {k} 页 / 共 {n_pages} 页" in page
         assert "2026年全国科技馆辅导员大赛全国初评成绩排名" in page.splitlines()[0]   # running header, every chunk
+
+
+@pytest.mark.parametrize("text,width,lines", [
+    ("作品标题第1号", 26, ["作品标题第1号"]),
+    ("张一、李二、王三", 11, ["张一、李", "二、王三"]),                 # 、 never opens a line
+    ("新疆维吾尔自治区科学技术馆（新疆科技馆）", 17, ["新疆维吾尔自治区", "科学技术馆（新疆", "科技馆）"]),
+    ("北京科技（总馆）", 10, ["北京科技", "（总馆）"]),                   # （ never closes a line
+    ("Bernoulli principle demo", 12, ["Bernoulli", "principle", "demo"]),   # Latin breaks at spaces
+    ("一二三四五六七八九十一二三四五六七八九十", 4, ["一二", "三四", "五六", "七…"]),   # cut at 4 lines
+])
+def test_ranking_values_wrap_to_their_column(text, width, lines):
+    from documents.result_pdfs import _cells, _wrap
+    got = _wrap(text, width)
+    assert got == lines
+    assert all(sum(map(_cells, line)) <= width for line in got)
+
+
+def test_ranking_columns_start_at_the_same_cell_on_every_line():
+    from documents.result_pdfs import RANK_COLUMNS, RANK_GAP, _cells, _line
+    line = _line(["12", "E00012", "会唱歌的鱼洗", "王小明", "贵州省科技馆", "贵州省", "95.00", "一等奖 · 晋级"])
+    starts, x = [], 0
+    for _, _, w, _ in RANK_COLUMNS:
+        starts.append(x)
+        x += w + RANK_GAP
+
+    def col(k):          # the text found at column k's start, measured in cells
+        pos, i = 0.0, 0
+        while pos < starts[k]:
+            pos += _cells(line[i])
+            i += 1
+        return line[i:].lstrip(" ")[:3]
+    assert [col(k) for k in (1, 2, 3, 4, 5, 7)] == ["E00", "会唱歌", "王小明", "贵州省", "贵州省", "一等奖"]
+    assert sum(map(_cells, line)) <= x - RANK_GAP                       # never wider than the frame
