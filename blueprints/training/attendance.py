@@ -305,7 +305,9 @@ def issue_code(pid: int, slot_id: int):
         flash(e.message, "error")
         return redirect(back, 303)
     db.session.commit()
-    url = url_for("training.checkin", code=plain, _external=True)
+    # the public address, as on judge cards and certificates: the projector's host may be an
+    # internal name that trainees' phones cannot reach
+    url = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + url_for("training.checkin", code=plain)
     resp = current_app.make_response(render_template(
         "training/checkin_screen.html", prog=prog, slot=slot, qr=qr_svg(url), url=url, minutes=minutes,
         expires=in_beijing(code.expires_at).strftime("%H:%M"),

@@ -209,6 +209,14 @@ def test_register_shows_each_trainees_attendance_rate(org_client, w):
 
 # -- the room's QR code and the trainee's phone ------------------------------------------------------
 
+PUBLIC = "https://kjg.example.cn"       # the deployment's public address, not the request's host
+
+
+@pytest.fixture(autouse=True)
+def _public_base_url(app):
+    app.config["PUBLIC_BASE_URL"] = PUBLIC + "/"
+
+
 def issue(client, w, slot, minutes=None):
     token = csrf_from(text(client.get(register_url(w, slot))))
     data = {"csrf_token": token}
@@ -218,8 +226,9 @@ def issue(client, w, slot, minutes=None):
 
 
 def plain_of(body: str) -> str:
-    m = re.search(r'data-checkin-url="http://localhost/t/([A-Za-z0-9_-]+)"', body) or \
-        re.search(r"http://localhost/t/([A-Za-z0-9_-]+)", body)
+    base = re.escape(PUBLIC)
+    m = re.search(rf'data-checkin-url="{base}/t/([A-Za-z0-9_-]+)"', body) or \
+        re.search(rf"{base}/t/([A-Za-z0-9_-]+)", body)
     assert m, "no check-in URL on the screen"
     return m.group(1)
 
@@ -253,7 +262,7 @@ def test_the_qr_decodes_to_the_checkin_url(org_client, w):
     body = text(issue(org_client, w, w.slots[0], minutes=45))
     plain = plain_of(body)
     svg = re.search(r"<svg.*?</svg>", body, re.S).group(0)
-    assert svg_matrix(svg) == matrix_of(f"http://localhost/t/{plain}")
+    assert svg_matrix(svg) == matrix_of(f"{PUBLIC}/t/{plain}")
     code = db.session.scalar(select(CheckinCode))
     from models.base import as_utc
     assert timedelta(minutes=44) < as_utc(code.expires_at) - utcnow() <= timedelta(minutes=45)
