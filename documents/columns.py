@@ -175,7 +175,7 @@ IGNORED_HEADERS = frozenset({"序号", "编号序号", "no", "no."})
 
 def columns_for(kind: str, stage=None) -> tuple[Column, ...]:
     """The columns of a kind. For entries of a stage: a stage run per division requires
-    分赛区; a stage whose categories are all resources (or units) needs no contestant names."""
+    分赛区; a stage with resource (or unit) categories does not require the names column."""
     if kind not in COLUMNS:
         raise ValueError(f"unknown import kind {kind!r}; expected one of {KINDS}")
     cols = COLUMNS[kind]
@@ -185,7 +185,9 @@ def columns_for(kind: str, stage=None) -> tuple[Column, ...]:
     if getattr(stage, "by_division", False):
         required["division"] = True
     entry_kinds = {sc.category.entry_kind for sc in getattr(stage, "stage_categories", ())}
-    if entry_kinds and entry_kinds <= {"resource", "unit"}:
+    if entry_kinds & {"resource", "unit"}:
+        # a stage with unit or resource rows (the year-end awards mix units and individuals):
+        # the importer still requires names on individual and team rows (check_names)
         required["names"] = False
     return tuple(dataclasses.replace(c, required=required[c.key]) if c.key in required else c for c in cols)
 

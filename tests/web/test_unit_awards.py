@@ -159,3 +159,31 @@ def test_nominations_to_ranking_publication_and_certificates(client, world, tmp_
         pdf.write_bytes(certs.render_certificate_pdf(cert, db.session))
         text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
         assert cert.holder_name in text and cert.award_name in text
+
+
+def test_nominations_import_mixes_units_and_individuals(app, world):
+    """The award stage takes units (no names) and individuals (one name) from one sheet."""
+    import io
+
+    from openpyxl import Workbook
+
+    from services.imports import run_import
+    prog, stage, units, _ = world
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["作品编号", "作品名称", "赛项", "单位编号", "选手姓名"])
+    ws.append(["N1", "广东科学中心年度组织工作", "优秀组织单位", "U44", ""])
+    ws.append(["N2", "馆校合作课程推广", "优秀个人", "U32", "陈晓雯"])
+    ws.append(["N3", "流动科技馆巡展", "优秀个人", "U51", ""])           # an individual needs a name
+    buf = io.BytesIO()
+    wb.save(buf)
+    batch = run_import(db.session, "entries", "推荐名单.xlsx", buf.getvalue(), prog, stage=stage)
+    assert batch.status == "rejected"
+    assert [(e["row"], e["column"], e["message"]) for e in batch.errors] == [(4, "选手姓名", "选手姓名不能为空")]
+    ws.delete_rows(4)
+    buf = io.BytesIO()
+    wb.save(buf)
+    batch = run_import(db.session, "entries", "推荐名单.xlsx", buf.getvalue(), prog, stage=stage)
+    assert batch.status == "applied" and batch.rows_created == 2
+    kinds = {e.external_id: (e.kind, e.contestant_name) for e in aw.entries_of(db.session, stage)}
+    assert kinds == {"N1": ("unit", ""), "N2": ("individual", "陈晓雯")}
