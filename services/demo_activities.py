@@ -28,7 +28,7 @@ PARTICIPATION = {
     "nature": (0.4, 0.25, 0.7), "mobile": (0.5, 0.3, 0.7), "caravan": (0.45, 0.2, 0.65),
     "rural": (0.3, 0.1, 0.6), "national": (1.0, 1.0, 1.0),
 }
-NOMINATED_BOOST = 0.25
+NOMINATED_BOOST = 0.08
 PEOPLE_PER_EVENT = {"theme": (40, 900), "seminar": (20, 160)}
 
 
@@ -50,8 +50,10 @@ def build_activity_reports(session, b, seed: int) -> int:
         if odds is None:
             continue
         boost = NOMINATED_BOOST if du.unit.id in nominated else 0.0
+        engagement = rng.uniform(0.65, 1.05)     # units differ: some join nearly everything, some half
+        diligence = rng.uniform(0.75, 1.05)
         for a in plan.activities:
-            p_join = min(1.0, (odds[0] if a.kind == "theme" else odds[1]) + boost)
+            p_join = min(1.0, (odds[0] if a.kind == "theme" else odds[1]) * engagement + boost)
             if rng.random() >= p_join:
                 continue
             events = max(1, round(rng.lognormvariate(0.8, 0.6))) if a.kind == "theme" else 1
@@ -59,7 +61,7 @@ def build_activity_reports(session, b, seed: int) -> int:
             people = sum(rng.randint(lo, hi) for _ in range(events))
             media = rng.choice((0, 0, 1, 1, 2, 3, 5)) if a.kind == "theme" else rng.choice((0, 1))
             roll = rng.random()
-            on_time = min(1.0, odds[2] + boost)
+            on_time = min(1.0, odds[2] * diligence + boost)
             if roll < on_time:
                 filed = a.deadline - timedelta(days=rng.randint(0, 14))
             elif roll < on_time + (1 - on_time) * 0.7:
