@@ -94,8 +94,7 @@ def save_report(pid: int, code: str):
     if current_user.role == Role.unit_contact:
         wanted = (request.form.get("unit") or "").strip()
         if unit is None or (wanted and wanted != unit.external_id):
-            flash(_("单位联系人只能报送本单位的活动情况"), "error")
-            abort(403)
+            abort(403)      # a contact reports for their own unit only
     if unit is None:
         flash(_("请选择报送单位"), "error")
         return redirect(url_for("awards.report", pid=pid))
