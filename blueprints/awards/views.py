@@ -7,6 +7,7 @@ from flask import abort, flash, redirect, render_template, request, send_file, u
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from blueprints.access import require_roles
 from blueprints.awards import bp
@@ -101,6 +102,10 @@ def save_report(pid: int, code: str):
     try:
         saved = act.save_report(db.session, prog, unit, code, request.form, current_user,
                                 reason=request.form.get("reason"))
+    except IntegrityError:      # the same report created at the same moment from another device
+        db.session.rollback()
+        flash(_("同一时间有人保存了这期活动的报送，本次未保存。请查看最新内容后重新提交。"), "error")
+        return _render_report(prog, unit, status=409)
     except act.ReportError as err:
         db.session.rollback()
         if err.status == 403:

@@ -230,3 +230,16 @@ def test_contacts_and_judges_cannot_see_the_dashboard(client, world):
     login(client, "unit-bj")
     assert client.get(f"/awards/{prog.id}/activities").status_code == 403
     assert client.get(f"/awards/{prog.id}/").status_code == 403
+
+
+def test_export_is_a_valid_import_that_changes_nothing(client, world):
+    _, prog, _ = world
+    login(client, "organiser")
+    _upload(client, prog, _xlsx([HEADER, ["U11-01", "T01", 3, 100, 1, f"{LOCKED_YEAR}-04-10"],
+                                 ["U44-01", "S07", 1, 20, 0, ""]]))
+    exported = client.get(f"/admin/programmes/{prog.id}/export/activity_reports.xlsx")
+    assert exported.status_code == 200
+    rows = list(load_workbook(io.BytesIO(exported.data))["活动报送"].iter_rows(values_only=True))
+    assert rows[1][:3] == ("U11-01", "北京科学中心", "T01")
+    resp = _upload(client, prog, exported.data)
+    assert "新增 0 条，更新 0 条" in resp.get_data(as_text=True)
