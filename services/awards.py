@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from models import Category, Entry, EntryConfirmation, EntryScoreRecord, Person, Programme, Stage, Unit
@@ -156,8 +156,7 @@ def overview(session, prog: Programme) -> Overview:
         wanted = _wanted(rubric, figures.get(e.unit_id, {}))
         has_computed |= bool(wanted)
         mine = {k: stored.get(k) for k in wanted}
-        shown = {k: Decimal(v) if v is not None else None for k, v in mine.items()}
-        lines = computed_lines(rubric, {k: (int(v) if v is not None else None) for k, v in shown.items()})
+        lines = computed_lines(rubric, {k: (Decimal(v) if v is not None else None) for k, v in mine.items()})
         rows.append(ComputedRow(e, dict(figures.get(e.unit_id, {})), mine, lines,
                                 stale=any(mine[k] != wanted[k] for k in wanted), confirmed=e.id in confirmed))
     return Overview(stage, plan, rows, people, has_computed)
@@ -196,7 +195,3 @@ def sync_computed(session, prog: Programme, actor: Actor) -> SyncOutcome:
             continue
         updated += 1
     return SyncOutcome(updated, unchanged, refused)
-
-
-def nominated_count(session, stage: Stage) -> int:
-    return session.scalar(select(func.count()).select_from(Entry).where(Entry.stage_id == stage.id)) or 0
