@@ -19,15 +19,17 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
-KINDS = ("units", "judges", "entries", "trainees")
-KIND_LABELS = {"units": "单位", "judges": "评委", "entries": "参赛作品", "trainees": "培训学员"}
+KINDS = ("units", "judges", "entries", "trainees", "activity_reports")
+KIND_LABELS = {"units": "单位", "judges": "评委", "entries": "参赛作品", "trainees": "培训学员",
+               "activity_reports": "活动报送"}
 # The sheet a template and an export put the list on; an upload may also use these names.
-SHEET_NAMES = {"units": "单位", "judges": "评委", "entries": "作品", "trainees": "学员"}
+SHEET_NAMES = {"units": "单位", "judges": "评委", "entries": "作品", "trainees": "学员", "activity_reports": "活动报送"}
 SHEET_ALIASES = {
     "units": ("单位", "单位名单", "单位信息", "units"),
     "judges": ("评委", "评委名单", "评委信息", "judges"),
     "entries": ("作品", "参赛作品", "作品名单", "报名表", "entries"),
     "trainees": ("学员", "学员名单", "培训学员", "报名表", "花名册", "trainees"),
+    "activity_reports": ("活动报送", "活动情况", "活动统计", "数据统计", "activity_reports"),
 }
 HELP_SHEET = "说明"
 LISTS_SHEET = "选项"
@@ -143,8 +145,29 @@ TRAINEE_COLUMNS: tuple[Column, ...] = (
            aliases=("电话", "手机", "联系电话", "联系方式"), text_format=True),
 )
 
+# Counts and dates are TEXT here: the importer parses them with the report form's rules
+# (services.activities.parse_count / parse_date: 0 allowed, negatives named as such).
+ACTIVITY_REPORT_COLUMNS: tuple[Column, ...] = (
+    Column("unit", "单位编号", True, REF, 32, "报送单位的编号，须已在单位名单中。", "U0001",
+           aliases=("单位编码", "单位代码"), text_format=True),
+    Column("unit_name", "单位名称", False, TEXT, 200, "仅供核对，导入时以单位编号为准。", "示例市科学技术馆"),
+    Column("activity", "活动编号", True, REF, 16,
+           "联合行动活动计划中的编号：主题活动 T01–T10，交流研讨 S01–S07，见下方活动列表。", "T01",
+           aliases=("活动代码", "期次编号"), text_format=True),
+    Column("events_held", "活动场次", False, TEXT, 12, "本单位围绕该期活动开展的活动场次，0 或正整数。", "3",
+           aliases=("场次", "活动次数")),
+    Column("participants", "参与人数", False, TEXT, 12, "参与活动的公众人数（人次），0 或正整数。", "1200",
+           aliases=("参与人次", "人数", "受众人数")),
+    Column("media_reports", "媒体报道", False, TEXT, 12, "媒体报道篇数（含新媒体），0 或正整数。", "2",
+           aliases=("媒体报道篇数", "报道篇数", "宣传报道")),
+    Column("materials_on", "材料报送日期", False, TEXT, 32,
+           "方案、照片、新闻稿和总结报送齐全的日期，如 2024-04-10；未报送留空。截止日期前报送的计为按时报送。",
+           "2024-04-10", aliases=("报送日期", "材料报送时间")),
+)
+
 COLUMNS: dict[str, tuple[Column, ...]] = {
-    "units": UNIT_COLUMNS, "judges": JUDGE_COLUMNS, "entries": ENTRY_COLUMNS, "trainees": TRAINEE_COLUMNS}
+    "units": UNIT_COLUMNS, "judges": JUDGE_COLUMNS, "entries": ENTRY_COLUMNS, "trainees": TRAINEE_COLUMNS,
+    "activity_reports": ACTIVITY_REPORT_COLUMNS}
 
 # Headers organisers add that carry nothing to import (the row counter of every Chinese sheet).
 IGNORED_HEADERS = frozenset({"序号", "编号序号", "no", "no."})
@@ -152,7 +175,7 @@ IGNORED_HEADERS = frozenset({"序号", "编号序号", "no", "no."})
 
 def columns_for(kind: str, stage=None) -> tuple[Column, ...]:
     """The columns of a kind. For entries of a stage: a stage run per division requires
-    分赛区; a stage whose categories are all resources (or units) needs no contestant names."""
+    分赛区; a stage with resource (or unit) categories does not require the names column."""
     if kind not in COLUMNS:
         raise ValueError(f"unknown import kind {kind!r}; expected one of {KINDS}")
     cols = COLUMNS[kind]
@@ -162,7 +185,9 @@ def columns_for(kind: str, stage=None) -> tuple[Column, ...]:
     if getattr(stage, "by_division", False):
         required["division"] = True
     entry_kinds = {sc.category.entry_kind for sc in getattr(stage, "stage_categories", ())}
-    if entry_kinds and entry_kinds <= {"resource", "unit"}:
+    if entry_kinds & {"resource", "unit"}:
+        # a stage with unit or resource rows (the year-end awards mix units and individuals):
+        # the importer still requires names on individual and team rows (check_names)
         required["names"] = False
     return tuple(dataclasses.replace(c, required=required[c.key]) if c.key in required else c for c in cols)
 

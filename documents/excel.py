@@ -69,6 +69,8 @@ def export_rows(session, kind: str, programme, stage=None) -> list[dict[str, Any
         return _entry_rows(session, stage)
     if kind == "trainees":
         return _trainee_rows(session, programme)
+    if kind == "activity_reports":
+        return _activity_report_rows(session, programme)
     raise ValueError(f"unknown export kind {kind!r}")
 
 
@@ -156,6 +158,8 @@ def _add_choices(wb, ws, kind: str, columns: Sequence[Column], programme) -> Non
             lists[col.key] = [c.name for c in programme.categories]
         elif kind == "entries" and programme is not None and col.key == "division":
             lists[col.key] = [d.name for d in programme.divisions]
+        elif kind == "activity_reports" and programme is not None and col.key == "activity":
+            lists[col.key] = [a.code for a in _plan_activities(programme)]
     lists = {k: v for k, v in lists.items() if v}
     if not lists:
         return
@@ -193,6 +197,11 @@ def _help_sheet(wb, kind: str, columns: Sequence[Column], programme, stage, temp
         general.append("6. 单位名单在所有项目间共用，单位编号和单位名称都不能重复。")
     elif kind == "judges":
         general.append("6. 评委名单属于当前项目；单位编号须已在单位名单中（请先导入单位）。")
+    elif kind == "activity_reports":
+        general[3] = ("4. 按“单位编号 + 活动编号”更新已有报送，不会重复新增；文件中没有的列，已有数据保持不变。"
+                      "组织方导入可以修改已过报送截止日期的数据，每处修改都记录在报送历史中。")
+        general.append("6. 每行为一个单位在一期活动中的情况；单位编号须已在单位名单中。活动场次、参与人数、媒体报道填 0 或正整数，"
+                       "留空按 0 计。")
     else:
         general.append("6. 作品导入到项目的某一阶段；单位编号须已在单位名单中（请先导入单位）。"
                        "赛项为个人赛项时“选手姓名”只填一人，团队赛项填全体队员（第一位为队长）。")
@@ -226,6 +235,15 @@ def _help_sheet(wb, kind: str, columns: Sequence[Column], programme, stage, temp
             lines.append(["分赛区名称", "代码", "省份"])
             for d in programme.divisions:
                 lines.append([d.name, d.code, d.province.name if d.province is not None else ""])
+    if kind == "activity_reports" and programme is not None:
+        acts = _plan_activities(programme)
+        if acts:
+            lines += [[]]
+            sections.append(len(lines) + 1)
+            lines.append([f"{programme.year} 年联合行动活动列表"])
+            lines.append(["活动编号", "类别", "活动名称", "月份 / 报送截止"])
+            for a in acts:
+                lines.append([a.code, a.kind_zh, a.title, f"{a.months_zh}，{a.deadline.isoformat()} 前报送"])
     for row in lines:
         ws.append(row)
         for cell in ws[ws.max_row]:
@@ -258,6 +276,23 @@ def _example_row(kind: str, columns: Sequence[Column], programme) -> dict[str, A
 
 
 # --- export rows ---------------------------------------------------------------------------
+
+def _plan_activities(programme) -> tuple:
+    """The activities of a unit-awards programme's year, () when it has no plan."""
+    from services.activities import ReportError, plan_for
+    try:
+        return plan_for(programme).activities
+    except ReportError:
+        return ()
+
+
+def _activity_report_rows(session, programme) -> list[dict]:
+    from services.activities import reports_of
+    return [{"unit": r.unit.external_id, "unit_name": r.unit.name, "activity": r.activity_code,
+             "events_held": r.events_held, "participants": r.participants, "media_reports": r.media_reports,
+             "materials_on": r.materials_on.isoformat() if r.materials_on else ""}
+            for r in reports_of(session, programme)]
+
 
 def _unit_rows(session) -> list[dict]:
     from models import Unit

@@ -15,3 +15,4 @@ from models.results import (BatchJob, Certificate, CertificateKind, CertificateT
 from models.ratelimit import RateLimitHit  # noqa: F401
 from models.training import (AttendanceMark, AttendanceStatus, CheckinCode, ComponentMark, Half,  # noqa: F401
                              LeaveRequest, LeaveStatus, Trainee, TrainingSlot)
+from models.activities import ActivityReport, ActivityReportEvent  # noqa: F401

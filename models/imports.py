@@ -15,7 +15,7 @@ class ImportBatch(db.Model):
     __tablename__ = "import_batch"
     __table_args__ = (
         CheckConstraint("status IN ('applied', 'rejected')", name="status"),
-        CheckConstraint("kind IN ('units', 'judges', 'entries', 'trainees')", name="kind"),
+        CheckConstraint("kind IN ('units', 'judges', 'entries', 'trainees', 'activity_reports')", name="kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

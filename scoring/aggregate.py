@@ -38,6 +38,7 @@ __all__ = [
     "JudgeMark",
     "STATUSES",
     "aggregate_marks",
+    "computed_scores",
     "entry_result",
     "entry_results",
     "restate",
@@ -386,6 +387,12 @@ def _computed(rubric: Rubric, inputs: Mapping[str, Decimal]) -> tuple[dict[str, 
         steps = round_to(raw / Fraction(c.step), 0, "half_up")
         scores[c.id] = EXACT.multiply(steps, c.step)
     return scores, missing
+
+
+def computed_scores(rubric: Rubric, inputs: Mapping[str, Decimal]) -> tuple[dict[str, Decimal], list[str]]:
+    """The rubric's computed criteria from entry-level figures, exactly as results compute
+    them (for pages that show a computed score next to its input)."""
+    return _computed(rubric, inputs)
 
 
 def _each_judge(rubric: Rubric, record: EntryRecord) -> tuple[Decimal, list[AppliedPenalty]]:

@@ -119,7 +119,7 @@ def holders(snapshot: dict, kind: CertificateKind, per_member: bool) -> list[Hol
                   "members": [m["name"] for m in members], "honours": row.get("honours") or []}
         if row.get("hours") is not None:
             detail["hours"] = row["hours"]
-        if kind == CertificateKind.unit:
+        if kind == CertificateKind.unit and not members:   # a nominated unit; an individual is named below
             out.append(Holder(row["entry_id"], None, row.get("unit_id"), row.get("unit") or row.get("contestant", ""),
                               award, detail))
         elif len(members) > 1 and not per_member:

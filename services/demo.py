@@ -912,6 +912,7 @@ def build_demo(session, out_dir: Path, seed: int = 2024, base_url: str = "http:/
         judge_rows = b.build_panels_and_tokens(base_url)
         account_rows = b.build_accounts()
         session.flush()
+        __import__("services.demo_activities").demo_activities.build_activity_reports(session, b, seed)
         summary = _summary(b, seed, len(account_rows), len(judge_rows), out_dir)
         finished = finish_regional_round(session, b, seed, base_url)
         summary += "\n" + finished.summary(out_dir)

@@ -94,6 +94,7 @@ def run_import(session, kind: str, filename: str, data: bytes, programme: Progra
                for number, cells in table.rows]
     problems = Problems()
     importer = IMPORTERS[kind](session, programme, stage, columns, problems)
+    importer.user, importer.filename = user, log["filename"]
     plan = importer.validate(records)
     if problems:
         return _reject(session, log, len(records), _sorted(problems.items, columns))
@@ -877,5 +878,102 @@ class TraineeImporter(_Importer):
         return created, updated
 
 
+# --- activity reports (the year's joint action) --------------------------------------------------
+
+class ActivityReportImporter(_Importer):
+    """Many units' activity figures at once, into the year's award programme. Keyed by
+    (单位编号, 活动编号): a re-import updates, never duplicates. An organiser's import may
+    change reports past their deadline; each change is logged as an 'import' event naming the
+    file. Figures are checked with the report form's rules (services.activities)."""
+    kind = "activity_reports"
+
+    def validate(self, records: list[Record]):
+        from models import ActivityReport, ProgrammeKind
+        from services.activities import LABELS, ReportError, parse_count, parse_date, plan_for
+        s, prog = self.session, self.programme
+        if prog.kind != ProgrammeKind.unit_awards:
+            self.problems.add(0, "", "活动报送只能导入年度优秀组织单位和个人评选项目")
+            return []
+        try:
+            self.plan = plan_for(prog)
+        except ReportError as err:
+            self.problems.add(0, "", err.message)
+            return []
+        self.load_units()
+        codes = {c.casefold(): c for c in self.plan.codes}
+        self.existing = {(r.unit_id, r.activity_code): r for r in s.scalars(
+            select(ActivityReport).where(ActivityReport.programme_id == prog.id))}
+        self.convert_cells(records)
+        seen: dict[tuple[str, str], int] = {}
+        plan = []
+        for rec in records:
+            v = rec.values
+            unit = self.resolve_unit(rec)
+            code = v.get("activity")
+            if code is not None:
+                known = codes.get(code.casefold())
+                if known is None:
+                    self.error(rec, "activity", f"活动编号“{code}”不在 {prog.year} 年的活动计划中"
+                                                f"（应为 {self.plan.codes[0]}–{self.plan.codes[-1]} 之一，见“说明”工作表）")
+                else:
+                    v["activity"] = code = known
+            figures = {}   # only the columns the file has: a missing column leaves the figure as it is
+            for key in ("events_held", "participants", "media_reports"):
+                if key in rec.raw:
+                    try:
+                        figures[key] = parse_count(rec.raw[key], LABELS[key].split("（")[0])
+                    except ValueError as exc:
+                        self.error(rec, key, str(exc))
+            if "materials_on" in rec.raw:
+                try:
+                    figures["materials_on"] = parse_date(rec.raw["materials_on"], LABELS["materials_on"])
+                except ValueError as exc:
+                    self.error(rec, "materials_on", str(exc))
+            if figures.get("events_held") == 0 and (figures.get("participants") or 0) > 0:
+                self.error(rec, "participants", "活动场次为 0 时参与人数应为 0")
+            if v.get("unit") and code:
+                key = (v["unit"], code)
+                if key in seen:
+                    self.error(rec, "activity", f"单位“{v['unit']}”的活动“{code}”在文件中重复（第 {seen[key]} 行）")
+                else:
+                    seen[key] = rec.row
+            if rec.ok:
+                plan.append((rec, unit, code, figures))
+        return plan
+
+    def apply(self, plan) -> tuple[int, int]:
+        from models import ActivityReport, ActivityReportEvent
+        from models.base import utcnow
+        s, user = self.session, getattr(self, "user", None)
+        actor = f"组织方 {user.username}" if user is not None else "组织方"
+        created = updated = 0
+        for rec, unit, code, figures in plan:
+            report = self.existing.get((unit.id, code))
+            if report is None:
+                report = ActivityReport(programme_id=self.programme.id, unit_id=unit.id, activity_code=code, version=1,
+                                        events_held=0, participants=0, media_reports=0)
+                s.add(report)
+                old = None
+            else:
+                old = report.figures()
+            for key, value in figures.items():
+                setattr(report, key, value)
+            new = report.figures()
+            if old == new:
+                continue
+            if old is None:
+                created += 1
+            else:
+                report.version += 1
+                updated += 1
+            report.updated_at = utcnow()
+            report.updated_by_id = getattr(user, "id", None)
+            s.flush()
+            s.add(ActivityReportEvent(report_id=report.id, action="import", actor=actor, user_id=getattr(user, "id", None),
+                                      old=old, new=new, reason=f"Excel 导入：{getattr(self, 'filename', '')}"[:500]))
+        return created, updated
+
+
 IMPORTERS: dict[str, type[_Importer]] = {
-    "units": UnitImporter, "judges": JudgeImporter, "entries": EntryImporter, "trainees": TraineeImporter}
+    "units": UnitImporter, "judges": JudgeImporter, "entries": EntryImporter, "trainees": TraineeImporter,
+    "activity_reports": ActivityReportImporter}

@@ -95,7 +95,7 @@ TEMPLATES: dict[str, ProgrammeTemplate] = {t.key: t for t in (
             CategorySpec("unit", "优秀组织单位", "Outstanding organising unit", "unit"),
             CategorySpec("person", "优秀个人", "Outstanding individual", "individual"),
         ),
-        stages=(StageSpec(StageKind.award_review, "年度评审", {"*": "awards/organising-unit"},
+        stages=(StageSpec(StageKind.award_review, "年度评审", {"unit": "awards/organising-unit", "person": "awards/individual"},
                           avoid_province=True),)),
 )}
 

@@ -20,12 +20,15 @@ from models import (Category, Division, Entry, HistoryConflict, ImportBatch, Jud
 from services.programme_templates import TEMPLATES, create_from_template
 from services.rubric_registry import rubric_set
 
-IMPORT_KINDS = {"units": "单位", "judges": "评委", "entries": "参赛作品", "trainees": "培训学员"}
+IMPORT_KINDS = {"units": "单位", "judges": "评委", "entries": "参赛作品", "trainees": "培训学员",
+                "activity_reports": "活动报送"}
+_KIND_ONLY_FOR = {"trainees": ProgrammeKind.training, "activity_reports": ProgrammeKind.unit_awards}
 
 
 def import_kinds_for(prog: Programme) -> dict[str, str]:
-    """The lists a programme imports: trainees only for a training session."""
-    return {k: v for k, v in IMPORT_KINDS.items() if k != "trainees" or prog.kind == ProgrammeKind.training}
+    """The lists a programme imports: trainees only for a training session, activity reports
+    only for the year's unit awards."""
+    return {k: v for k, v in IMPORT_KINDS.items() if _KIND_ONLY_FOR.get(k, prog.kind) == prog.kind}
 
 
 def _programme(pid: int) -> Programme:

@@ -133,6 +133,7 @@ def test_shipped_directory_checks_clean_with_unique_ids() -> None:
         ("resources/preliminary", "panel", "calibrated", 100),
         ("resources/final", "panel", "trimmed_mean", 100),
         ("awards/organising-unit", "award", "mean", 100),
+        ("awards/individual", "award", "mean", 100),
         ("examples/diving-7", "panel", "trimmed_sum", 10),
         ("examples/diving-5", "panel", "trimmed_sum", 10),
         ("examples/isu-components", "panel", "trimmed_mean", 10),
