@@ -31,6 +31,7 @@ from models import (Category, DeclaredRelation, Division, Entry, EntryConfirmati
                     RelationKind, Role, ScoreEvent, ScoreSheet, SheetStatus, Stage, Team, TeamMember, Unit,
                     User, ensure_provinces)
 from services import demo_names as names
+from services.demo_activities import build_activity_reports
 from services.judge_access import new_pin
 from services.programme_templates import create_from_template
 
@@ -912,7 +913,7 @@ def build_demo(session, out_dir: Path, seed: int = 2024, base_url: str = "http:/
         judge_rows = b.build_panels_and_tokens(base_url)
         account_rows = b.build_accounts()
         session.flush()
-        __import__("services.demo_activities").demo_activities.build_activity_reports(session, b, seed)
+        build_activity_reports(session, b, seed)
         summary = _summary(b, seed, len(account_rows), len(judge_rows), out_dir)
         finished = finish_regional_round(session, b, seed, base_url)
         summary += "\n" + finished.summary(out_dir)

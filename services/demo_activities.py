@@ -86,4 +86,40 @@ def build_activity_reports(session, b, seed: int) -> int:
                             if by_key[(uid, code)]["materials_on"] else None}}
         for rid, uid, code in ids])
     sync_computed(session, prog, Actor(DEMO_ACTOR))
+    score_committee(session, prog, rng)
     return len(rows)
+
+
+def score_committee(session, prog: Programme, rng: random.Random) -> int:
+    """The committee's submitted sheets for every nominee (the judged criteria; the computed
+    ones come from the reports), so the demo's award ranking is complete and an organiser can
+    publish it. Units that joined more activities tend to be judged better, as the evidence
+    they hand in is richer; each member has a mild bias of their own."""
+    from datetime import datetime, time, timezone
+
+    from scoring.sheets import format_number
+    from services.demo import _mark, add_submitted_sheets
+    from services.sheets import expected_judges_for, stage_rubric
+    stage = prog.stages[0]
+    entries = list(session.scalars(select(Entry).where(Entry.stage_id == stage.id, Entry.status == "active")
+                                   .order_by(Entry.id)))
+    expected = expected_judges_for(session, stage, entries)
+    reports = session.execute(select(ActivityReport.unit_id, ActivityReport.activity_code)
+                              .where(ActivityReport.programme_id == prog.id)).all()
+    joined: dict[int, set[str]] = {}
+    for unit_id, code in reports:
+        joined.setdefault(unit_id, set()).add(code)
+    total = len(act.plan_for(prog).activities) or 17
+    bias = {j.id: rng.gauss(0, 0.03) for js in expected.values() for j in js}
+    day = stage.ends_on or stage.starts_on
+    specs = []
+    for e in entries:
+        rubric = stage_rubric(stage, e.category_id)
+        share = len(joined.get(e.unit_id, ())) / total if e.kind == "unit" else rng.uniform(0.5, 1.0)
+        quality = 0.55 + 0.35 * share + rng.gauss(0, 0.05)
+        at = datetime.combine(day, time(2, 0), tzinfo=timezone.utc) + timedelta(minutes=rng.randint(0, 300))
+        for judge in expected.get(e.id, []):
+            marks = {c.id: format_number(_mark(rng, c, quality + bias[judge.id] + rng.gauss(0, 0.04)))
+                     for c in rubric.judged_criteria}
+            specs.append((e.id, judge.id, rubric, marks, at))
+    return len(add_submitted_sheets(session, stage, specs))

@@ -1,7 +1,7 @@
 """activity reports and their event log; import_batch.kind admits activity_reports
 
 Revision ID: 28065e686163
-Revises: fffee0a55e86
+Revises: 91988ddcd4a4
 Create Date: 2026-11-29 20:47:38.749515
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '28065e686163'
-down_revision = 'fffee0a55e86'
+down_revision = '91988ddcd4a4'
 branch_labels = None
 depends_on = None
 
