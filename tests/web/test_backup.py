@@ -204,3 +204,56 @@ def test_default_backup_path_is_timestamped_under_instance(app, hall, tmp_path, 
     assert len(files) == 1 and files[0].name.startswith("scoring-")
     assert files[0].suffix == (".pgdump" if is_pg(app) else ".sqlite3")
     assert str(files[0].resolve()) in result.output
+
+
+def test_sqlite_backup_includes_commits_still_in_the_wal(tmp_path):
+    """A running app's last commits sit in scoring.db-wal until a checkpoint: a file copy of
+    scoring.db loses them, the online backup does not, and gives one self-contained file."""
+    from services.backup import backup
+    live = tmp_path / "live.db"
+    writer = sqlite3.connect(live)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute("CREATE TABLE programme (id INTEGER PRIMARY KEY, name TEXT)")
+    writer.executemany("INSERT INTO programme (name) VALUES (?)", [(f"项目{i}",) for i in range(50)])
+    writer.commit()                    # the writer stays open, as a gunicorn worker would
+    try:
+        assert (tmp_path / "live.db-wal").stat().st_size > 0
+        copied = tmp_path / "copy.db"
+        copied.write_bytes(live.read_bytes())
+        conn = sqlite3.connect(copied)
+        assert "programme" not in {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        conn.close()
+        result = backup(f"sqlite:///{live}", tmp_path / "b.sqlite3")
+        assert result.counts == {"programme": 50}
+        assert not (tmp_path / "b.sqlite3-wal").exists()
+        conn = sqlite3.connect(tmp_path / "b.sqlite3")
+        assert conn.execute("SELECT COUNT(*), MAX(name) FROM programme").fetchone() == (50, "项目9")
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        conn.close()
+    finally:
+        writer.close()
+
+
+def test_pg_password_goes_in_the_environment_not_the_command_line(tmp_path, monkeypatch):
+    """`ps` shows every argument: the password must only be in PGPASSWORD, and the caller's
+    own PG* variables must not redirect pg_dump to another server."""
+    import services.backup as backup_svc
+    calls = []
+
+    def fake_run(cmd, env, **kw):
+        calls.append((cmd, env))
+        Path(next(a for a in cmd if a.startswith("--file=")).split("=", 1)[1]).write_bytes(b"PGDMP...")
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    import subprocess
+    monkeypatch.setattr(backup_svc.subprocess, "run", fake_run)
+    monkeypatch.setattr(backup_svc, "count_rows", lambda url, tables=None: {"programme": 1})
+    monkeypatch.setenv("PGHOST", "elsewhere.example")
+    result = backup_svc.backup("postgresql+psycopg://scoring:s3cret-pw@db.internal:5433/scoring", tmp_path / "x.pgdump")
+    cmd, env = calls[0]
+    assert cmd[0].endswith("pg_dump") and "--format=custom" in cmd
+    assert {"--host=db.internal", "--port=5433", "--username=scoring", "--dbname=scoring"} <= set(cmd)
+    assert not any("s3cret" in part for part in cmd)
+    assert env["PGPASSWORD"] == "s3cret-pw" and "PGHOST" not in env
+    assert result.path.read_bytes().startswith(b"PGDMP")
