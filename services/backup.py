@@ -87,12 +87,12 @@ def file_kind(path: Path) -> str:
     if not path.is_file():
         raise BackupError(f"不是文件：{path}")
     with path.open("rb") as fh:
-        head = fh.read(16)
+        head = fh.read(4096)
     if head.startswith(SQLITE_MAGIC):
         return "sqlite"
     if head.startswith(PGDUMP_MAGIC):
         return "postgresql"
-    if head.startswith(b"--") or b"PostgreSQL database dump" in path.read_bytes()[:4096]:
+    if b"PostgreSQL database dump" in head:
         raise BackupError(f"{path} 是纯文本 SQL 转储，不是 pg_dump --format=custom 备份，请用 psql 手工导入")
     raise BackupError(f"{path} 不是本系统的备份文件（既不是 SQLite 数据库，也不是 pg_dump custom 格式）")
 

@@ -76,13 +76,16 @@ def test_two_chiefs_confirming_at_once_yield_one_result(app, hall, monkeypatch):
     codes = sorted([ra.status_code, rb.status_code])
     assert codes == [200, 409], (ra.get_data(as_text=True), rb.get_data(as_text=True))
     winner, loser = (ra, rb) if ra.status_code == 200 else (rb, ra)
-    assert loser.get_json()["error"]["code"] == "already_confirmed"
-    assert "已确认统分" in loser.get_json()["error"]["message"]
     db.session.expire_all()
     rows = db.session.scalars(select(EntryConfirmation).where(EntryConfirmation.entry_id == entry.id)).all()
-    assert len(rows) == 1 and rows[0].final_score == winner.get_json()["final_score"]
+    assert len(rows) == 1 and rows[0].final_score == winner.get_json()["final_score"] == "80.50"
     expected = "评委组长 王组长（chief1）" if winner is ra else "组织方 organiser（org）"
     assert rows[0].confirmed_by == expected
+    # the second chief learns who confirmed and the result that stands
+    error = loser.get_json()["error"]
+    assert error["code"] == "already_confirmed"
+    assert error["message"] == f"该作品已由{expected}确认统分（最终得分 80.50），本次确认未保存。"
+    assert loser.get_json()["confirmed_by"] == expected
     assert db.session.scalar(select(func.count(ScoreEvent.id)).where(
         ScoreEvent.action == "confirm", ScoreEvent.entry_id == entry.id)) == 1
     statuses = set(db.session.scalars(select(ScoreSheet.status).where(ScoreSheet.entry_id == entry.id)))
