@@ -1,4 +1,4 @@
-"""Flask CLI commands: rubric checks, the demo, accounts."""
+"""Flask CLI commands: rubric checks, the demo, accounts (backup, restore and the score export in cli_backup)."""
 from __future__ import annotations
 
 import sys
@@ -11,6 +11,8 @@ from flask import Flask, current_app
 def register_cli(app: Flask) -> None:
     import cli_certificates
     cli_certificates.register(app)
+    import cli_backup
+    cli_backup.register(app)
 
     @app.cli.group("rubrics")
     def rubrics_group():

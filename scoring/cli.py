@@ -39,6 +39,9 @@ is fine). Header, in any order:
   flags                                flag ids this judge marked (; separated)
   chief                                1 / yes / 是 on the chief judge's rows: their flags are
                                        decided for the entry (flags decided_by chief)
+  entry_flags                          flag ids decided for the whole entry (; separated; one
+                                       value per entry, blank cells allowed): the web app's chief
+                                       record, which is on no judge's sheet (`flask export-scores`)
   comment                              ignored
 
 A judge who did not score an entry simply has no rows (absent, never zero).

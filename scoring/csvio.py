@@ -52,6 +52,9 @@ __all__ = [
 ]
 
 REQUIRED = ("entry", "judge", "criterion", "score")
+#: Optional columns beside the entry figures and deductions. `entry_flags` carries flags decided
+#: for the whole entry (the web app's chief record) without putting them on any judge's sheet.
+EXTRA_COLUMNS = ("flags", "chief", "comment", "entry_flags")
 OUTPUT_COLUMNS = (
     "rank", "entry", "score", "status", "award", "award_name", "honours", "promotion", "method",
     "n_judges", "kept", "dropped", "panel_score", "multiplier", "penalties", "raw_sum", "raw_mean",
@@ -156,7 +159,7 @@ def _columns(name: str, line: int, header: list[str], rubric: Rubric) -> _Column
     known_inputs = set(rubric.entry_inputs)
     known_deductions = {d.id for d in rubric.deductions}
     for i, c in enumerate(header):
-        if c in REQUIRED or c in ("flags", "chief", "comment"):
+        if c in REQUIRED or c in EXTRA_COLUMNS:
             continue
         bare = c.split(":", 1)[1] if ":" in c else c
         if (c.startswith("input:") or ":" not in c) and bare in known_inputs:
@@ -164,7 +167,7 @@ def _columns(name: str, line: int, header: list[str], rubric: Rubric) -> _Column
         elif (c.startswith("deduction:") or ":" not in c) and bare in known_deductions:
             deductions[bare] = i
         else:
-            allowed = [*REQUIRED, "flags", "chief", "comment", *sorted(known_inputs), *sorted(known_deductions)]
+            allowed = [*REQUIRED, *EXTRA_COLUMNS, *sorted(known_inputs), *sorted(known_deductions)]
             problems.append((line, f"unknown column {c!r} for rubric {rubric.id} (allowed: {', '.join(allowed)})"))
     if problems:
         raise CsvError(name, problems)
@@ -202,6 +205,7 @@ class _ScoreReader:
         self.flags: dict[tuple[str, str], tuple[set[str], int]] = {}
         self.chief: set[tuple[str, str]] = set()
         self.entry_values: dict[str, dict[str, tuple[str, Decimal | str, int]]] = {}
+        self.entry_flags: dict[str, tuple[frozenset[str], str, int]] = {}
         self.first_line: dict[str, int] = {}
         self.known = set(rubric.criterion_ids) | {"total"}
         self.computed = {c.id for c in rubric.criteria if not c.judged}
@@ -257,6 +261,12 @@ class _ScoreReader:
                 self.fail(line, f"chief {cells[index['chief']]!r} is not yes or no (1/0, yes/no, 是/否)")
             elif flag:
                 self.chief.add((entry, judge))
+        if "entry_flags" in index and cells[index["entry_flags"]]:
+            raw = cells[index["entry_flags"]]
+            marked = frozenset(f for f in _SPLIT.split(raw.lower()) if f)
+            first = self.entry_flags.setdefault(entry, (marked, raw, line))
+            if first[0] != marked:
+                self.fail(line, f"entry_flags of entry {entry} is {raw}, but line {first[2]} says {first[1]}")
         for name, i in [*self.cols.inputs.items(), *self.cols.deductions.items()]:
             raw = cells[i]
             if not raw:
@@ -294,6 +304,8 @@ class _ScoreReader:
         decided: dict[str, set[str]] = {}
         for entry, judge in self.chief:
             decided.setdefault(entry, set()).update(self.flags.get((entry, judge), (set(), 0))[0])
+        for entry, (marked, _raw, _line) in self.entry_flags.items():
+            decided.setdefault(entry, set()).update(marked)
         for entry in self.first_line:
             values = self.entry_values.get(entry, {})
             inputs = {k: v[0] for k, v in values.items() if k in self.cols.inputs}

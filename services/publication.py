@@ -114,10 +114,11 @@ def create_draft(session, stage: Stage, *, category_id: int | None = None, actor
     pub = Publication(stage_id=stage.id, scope=scope, version=prev_version + 1, status=S.draft,
                       title=(title or "").strip() or _default_title(snapshot, stage, category_id),
                       snapshot=snapshot, reason=reason, created_by=actor)
+    # No SAVEPOINT (unreliable on SQLite here): the unique key (stage, scope, version) decides a
+    # race; the loser's session must be rolled back by the caller, as every refusal is.
+    session.add(pub)
     try:
-        with session.begin_nested():
-            session.add(pub)
-            session.flush()
+        session.flush()
     except IntegrityError:
         raise PublicationError(_("其他组织方同时生成了第 %(v)s 版，本次操作未保存，请刷新页面查看。",
                                  v=prev_version + 1), 409) from None

@@ -127,6 +127,12 @@ class ResultGroup:
     rubric: Rubric
     outcome: StageResult
     rows: list[ResultRow]
+    # What the engine was given (entry id keys), so an export can hand `python -m scoring rank`
+    # exactly the same: validated sheets by judge number, the chief's records.
+    sheets: dict[int, dict[str, Any]] = field(default_factory=dict)
+    inputs: dict[int, Any] = field(default_factory=dict)
+    penalties: dict[int, Any] = field(default_factory=dict)
+    flags: dict[int, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -284,7 +290,7 @@ def stage_results(session, stage: Stage, *, category_id: int | None = None) -> S
                              f"按现有评分表重新计算为 {now or '—'}（{x.status}），请核查")
             prow = outcome.promotion.outcome(e.id) if outcome.promotion is not None else None
             rows.append(ResultRow(e, x, prow, conf, seats[e.id], w, decided_by_zh(x.decided_by, rubric)))
-        groups.append(ResultGroup(cat, division, rubric, outcome, rows))
+        groups.append(ResultGroup(cat, division, rubric, outcome, rows, by_entry, inputs, penalties, flags))
     return StageOutcome(stage, nxt, groups, warnings, datetime.now(timezone.utc))
 
 

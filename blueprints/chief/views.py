@@ -261,6 +261,18 @@ def reopen(sid: int, pid: int, sheet_id: int):
     return jsonify({"ok": True, "sheet": svc.sheet_json(sheet, sheet.entry_id)})
 
 
+def _already_confirmed(entry_id: int):
+    """409 for the chief who came second: who confirmed, and the result that stands."""
+    db.session.rollback()
+    row = svc.confirmation_of(db.session, entry_id)
+    if row is None:        # withdrawn again in the meantime
+        return _error(409, "already_confirmed", _("该作品已确认统分"))
+    return _error(409, "already_confirmed",
+                  _("该作品已由%(who)s确认统分（最终得分 %(score)s），本次确认未保存。",
+                    who=row.confirmed_by, score=row.final_score or "—"),
+                  confirmed_by=row.confirmed_by, final_score=row.final_score)
+
+
 @bp.post("/chief/stages/<int:sid>/panels/<int:pid>/entries/<int:eid>/confirm")
 def confirm(sid: int, pid: int, eid: int):
     """统分确认. The chief saw a preview; when `final_score` is sent and the result has moved
@@ -275,11 +287,12 @@ def confirm(sid: int, pid: int, eid: int):
             return _error(409, "changed", _("评分已有变化，请重新核对后再确认。"))
         db.session.commit()
     except svc.SheetError as e:
+        if e.code == "already_confirmed":
+            return _already_confirmed(eid)
         return _sheet_error(e)
     except IntegrityError:
         # Another chief's confirmation won the unique constraint: one result, theirs.
-        db.session.rollback()
-        return _error(409, "already_confirmed", _("该作品已确认统分"))
+        return _already_confirmed(eid)
     return jsonify({"ok": True, "final_score": row.final_score, "status": row.status, "result": row.result})
 
 

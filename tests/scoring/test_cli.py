@@ -97,6 +97,20 @@ def test_entry_columns_penalties_flags_and_chief(tmp_path, capsys) -> None:
     assert rows["E3"]["status"] == "disqualified" and rows["E3"]["rank"] == ""
 
 
+def test_entry_flags_decide_for_the_entry_without_a_judges_sheet(tmp_path, capsys) -> None:
+    """`entry_flags` (the web app's chief record, as `flask export-scores` writes it): the flag
+    disqualifies E2 though no judge's row carries it; blank cells on other rows are fine."""
+    lines = ["entry,judge,criterion,score,entry_flags"]
+    for entry, total in (("E1", "40"), ("E2", "45")):
+        for j in range(1, 6):
+            mark = "safety_breach" if entry == "E2" and j in (1, 3) else ""
+            lines.append(f"{entry},J{j},total,{total},{mark}")
+    assert main(["rank", write(tmp_path, "\n".join(lines) + "\n"), "--rubric", EXPERIMENT]) == 0
+    rows = {r["entry"]: r for r in ranking(capsys)}
+    assert (rows["E1"]["rank"], rows["E1"]["score"]) == ("1", "40.00")
+    assert (rows["E2"]["status"], rows["E2"]["rank"]) == ("disqualified", "")
+
+
 def test_rank_by_the_calibrated_model_and_with_promotion(tmp_path, capsys) -> None:
     text = "entry,judge,criterion,score\n" + "".join(
         f"{e},{j},total,{v}\n" for e, marks in {
@@ -151,6 +165,8 @@ BAD = [
     ("entry,judge,criterion,score\nA,J1,total,80\nA,J1,kexuexing,20\n", EXHIBIT, 2, "give either criterion scores or a total"),
     ("entry,judge,criterion,score,flags\nA,J1,total,7,fire\n", ISU, 2, "flags.fire"),
     ("entry,judge,criterion,score,chief\nA,J1,total,7,maybe\n", ISU, 2, "chief 'maybe' is not yes or no"),
+    ("entry,judge,criterion,score,entry_flags\nA,J1,total,80,safety_breach\nA,J2,total,80,\nA,J3,total,80,x\n",
+     EXPERIMENT, 4, "entry_flags of entry A is x, but line 2 says safety_breach"),
 ]
 
 
