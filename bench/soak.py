@@ -266,16 +266,20 @@ def memory_report(samples: list[tuple[float, dict[str, float]]]) -> list[str]:
             out.append(f"    {name:14s} {start[name]:7.1f} -> gone (restarted by the master?)")
             continue
         g = end[name] - start[name]
+        h = end[name] - mid.get(name, float("nan"))
         out.append(f"    {name:14s} start {start[name]:7.1f}  middle {mid.get(name, float('nan')):7.1f}  "
-                   f"end {end[name]:7.1f}  growth {g:+6.1f} MB ({g / start[name]:+.1%})")
+                   f"end {end[name]:7.1f}  growth {g:+6.1f} MB ({g / start[name]:+.1%}); "
+                   f"second half {h:+6.1f} MB")
     new = [n for n in end if n not in start]
     if new:
         out.append(f"    new processes at the end (a worker restarted): {', '.join(new)}")
     workers = [n for n in start if n.startswith("worker") and n in end]
     if workers:
         g = [end[n] - start[n] for n in workers]
+        h = [end[n] - mid[n] for n in workers if n in mid]
         out.append(f"    per worker: mean growth {sum(g) / len(g):+.1f} MB "
-                   f"({sum(g) / sum(start[n] for n in workers):+.1%}), max {max(g):+.1f} MB; "
+                   f"({sum(g) / sum(start[n] for n in workers):+.1%}), max {max(g):+.1f} MB; second half "
+                   f"(after warm-up) mean {sum(h) / max(1, len(h)):+.1f} MB; "
                    f"total master + workers {sum(start.values()):.1f} -> {sum(end.values()):.1f} MB")
     return out
 
@@ -375,7 +379,7 @@ def one_database(kind: str, args) -> bool:
             sheets_ms = sorted(r.ms for r in recs if r.kind == "PUT sheet" and r.error is None)
             bare_ms = sorted(r.ms for r in b_all if r.error is None)
             if sheets_ms and bare_ms:
-                print(f"  sheet PUT vs bare insert at the same rate: p50 ×{pct(sheets_ms, 50) / pct(bare_ms, 50):.1f}, "
+                print(f"  sheet PUT / bare insert at the same rate: p50 ×{pct(sheets_ms, 50) / pct(bare_ms, 50):.1f}, "
                       f"p99 ×{pct(sheets_ms, 99) / pct(bare_ms, 99):.1f}")
             kinds = error_kinds(recs + b_all)
             print(f"  errors by kind: {dict(kinds) if kinds else 'none'}; late moments (> 50 ms behind) "

@@ -39,7 +39,7 @@ VENV_BIN = Path(sys.executable).parent
 
 N_JUDGES = 50
 N_ENTRIES = 3                  # per judge: draft, draft, submission for each -> 450 PUTs
-REQUEST_TIMEOUT = 20.0         # seconds before a client gives up on an answer and resends
+REQUEST_TIMEOUT = 10.0         # seconds before a client gives up on an answer and resends
 GIVE_UP_AFTER = 180.0          # a request still unanswered after this is reported as lost
 # (criterion, max) of the exhibit-guiding rubric; every step is 0.5
 CRITERIA = [("kexuexing", 25), ("neirong_zuzhi", 20), ("fudao_fangfa", 25), ("yuyan_yitai", 15),
@@ -143,8 +143,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def children(pid: int) -> list[int]:
-    """Processes whose parent is `pid` (gunicorn's workers), from /proc."""
+def processes() -> list[tuple[int, str, int, int]]:
+    """(pid, state, parent pid, process group) of every process, from /proc."""
     out = []
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -153,9 +153,19 @@ def children(pid: int) -> list[int]:
             stat = Path(f"/proc/{d}/stat").read_text()
         except OSError:
             continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            out.append(int(d))
+        state, ppid, pgrp = stat.rsplit(")", 1)[1].split()[:3]
+        out.append((int(d), state, int(ppid), int(pgrp)))
     return out
+
+
+def children(pid: int) -> list[int]:
+    """Live processes whose parent is `pid` (gunicorn's workers)."""
+    return [p for p, state, ppid, _ in processes() if ppid == pid and state != "Z"]
+
+
+def group_alive(pgid: int) -> list[int]:
+    """Live (not zombie) processes of a process group."""
+    return [p for p, state, _, pgrp in processes() if pgrp == pgid and state != "Z"]
 
 
 class Server:
@@ -169,7 +179,7 @@ class Server:
 
     def start(self) -> None:
         cmd = [str(VENV_BIN / "gunicorn"), "-w", "3", "-k", "gthread", "--threads", "4", "--keep-alive", "30",
-               "-b", f"127.0.0.1:{self.port}", "--timeout", "60", "--graceful-timeout", "15",
+               "-b", f"127.0.0.1:{self.port}", "--timeout", "60", "--graceful-timeout", "10",
                "--backlog", "2048", "--log-level", "warning", "app:create_app()"]
         with open(self.log, "a") as logf:
             self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=logf, stderr=subprocess.STDOUT,
@@ -211,17 +221,16 @@ class Server:
 
     @staticmethod
     def _wait_group_gone(pgid: int, timeout: float = 30) -> None:
+        """Until the old server's processes are gone (the port is free again)."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(pgid, 0)
-            except ProcessLookupError:
-                return
+        while group_alive(pgid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        os.killpg(pgid, signal.SIGKILL)
+        if group_alive(pgid):
+            os.killpg(pgid, signal.SIGKILL)
 
-    def cleanup(self) -> None:
-        """Kill whatever is left of every server this test started (its own process groups only)."""
+    def cleanup(self) -> list[int]:
+        """Kill whatever is left of every server this test started (its own process groups
+        only); return the processes that still survive (there should be none)."""
         for pgid in self.groups:
             try:
                 os.killpg(pgid, signal.SIGKILL)
@@ -232,6 +241,10 @@ class Server:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 pass
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(group_alive(g) for g in self.groups):
+            time.sleep(0.05)
+        return [p for g in self.groups for p in group_alive(g)]
 
     def tail(self) -> str:
         return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
@@ -246,8 +259,8 @@ def server_factory(tmp_path):
         made.append(s)
         return s
     yield make
-    for s in made:
-        s.cleanup()
+    survivors = [p for s in made for p in s.cleanup()]
+    assert not survivors, f"gunicorn processes survived the test: {survivors}"
 
 
 # -- the judges ----------------------------------------------------------------------------------
@@ -368,6 +381,7 @@ def wait_progress(tally: Tally, share: float, total: int, stop: threading.Event)
 
 
 def test_no_sheet_is_lost_or_duplicated_when_workers_and_the_server_die(tmp_path, fresh_url, server_factory):
+    t0 = time.monotonic()
     env = server_env(fresh_url, tmp_path)
     migrate(env)
     world = build_world(fresh_url)
@@ -399,6 +413,7 @@ def test_no_sheet_is_lost_or_duplicated_when_workers_and_the_server_die(tmp_path
     clients = [threading.Thread(target=judge_thread, args=(server.port, world.tokens[jid], reqs, tally))
                for jid, reqs in plans.items()]
     faulter = threading.Thread(target=inject)
+    t_run = time.monotonic()
     faulter.start()
     for t in clients:
         t.start()
@@ -406,14 +421,17 @@ def test_no_sheet_is_lost_or_duplicated_when_workers_and_the_server_die(tmp_path
         t.join()
     stop.set()
     faulter.join()
+    t_end = time.monotonic()
     assert not fault_error, f"fault injection failed: {fault_error[0]!r}\n{server.tail()}"
 
     sent = [r for reqs in plans.values() for r in reqs]
     statuses = Counter(r.status for r in sent)
+    replayed = sum(1 for r in sent if r.answer and r.answer.get("replayed"))
     print(f"\nfaults test ({'PostgreSQL' if fresh_url.startswith('postgresql') else 'SQLite'}): "
           f"{total} PUTs by {len(plans)} judges, {tally.attempts} attempts, {tally.retries} retries; "
-          f"errors seen by clients {dict(tally.seen)}; statuses {dict(statuses)}; "
-          f"faults {faults}")
+          f"errors seen by clients {dict(tally.seen)}; statuses {dict(statuses)}; answered as replays "
+          f"{replayed} (stored before the answer was lost); faults injected (requests still to go) {faults}; "
+          f"set-up {t_run - t0:.0f} s, run {t_end - t_run:.0f} s")
 
     # every fault happened while judges were still sending, and the clients felt them
     assert [f for f, _ in faults] == [faults[0][0], "SIGKILL master + workers", "SIGTERM master (graceful)"]
@@ -478,13 +496,12 @@ def check_database(url: str, world: World, plans: dict[int, list[Sent]]) -> None
             mine = [r for r in reqs if r.entry_id == eid]
             last = mine[-1].body
             s = by_pair[(jid, eid)]
-            if (s.status != SheetStatus.submitted.value and s.status != SheetStatus.submitted) \
-                    or as_marks(s.scores) != as_marks(last["scores"]) or s.comment != last["comment"] \
-                    or s.version != len(mine):
+            if s.status != SheetStatus.submitted or as_marks(s.scores) != as_marks(last["scores"]) \
+                    or s.comment != last["comment"] or s.version != len(mine):
                 bad.append(f"sheet {jid}/{eid}: {s.status} v{s.version} {s.scores} (sent {last['scores']})")
             evs = events_of.get((jid, eid), [])
-            actions = [e.action if isinstance(e.action, str) else e.action.value for e in evs]
-            if actions != [EventAction.create.value, EventAction.update.value, EventAction.submit.value] \
+            actions = [str(e.action) for e in evs]
+            if actions != [EventAction.create, EventAction.update, EventAction.submit] \
                     or [e.client_request_id for e in evs] != [r.body["client_request_id"] for r in mine] \
                     or any(e.sheet_id != s.id for e in evs):
                 bad.append(f"events {jid}/{eid}: {actions}")
