@@ -5,9 +5,10 @@ set-up of bench/judging_load.py, whose Database, Gunicorn, Client, fetch_entries
 imported): `--judges` judges of the regional round each work through `--minutes-simulated`
 minutes of a hall session. One performance slot is `--slot-minutes` (5: a 5-minute
 performance and the change-over); per slot each judge, at moments drawn at random inside the
-slot, opens the entry (GET /api/v1/me/entries), saves `--drafts` drafts while watching (PUT,
-status draft, the later ones with more criteria) and submits at the end of the slot (PUT,
-status submitted, every criterion). Time is compressed `--compress` times: a 5-minute slot
+slot, opens the entry's sheet (GET /api/v1/me/sheets/<id>), saves `--drafts` drafts while
+watching (PUT, status draft, the later ones with more criteria) and submits at the end of the
+slot (PUT, status submitted, every criterion); the entry list (GET /api/v1/me/entries) is
+loaded once, when the tablet opens, as static/js/judge.js does. Time is compressed `--compress` times: a 5-minute slot
 lasts 30 s at ×10, so 30 simulated minutes run in 3 minutes at ten times a real hall's rate.
 Open loop: every request is sent at its moment, whatever the server does (a moment a client
 misses because its previous request is still in flight is counted as `late`).
@@ -29,7 +30,37 @@ Usage (≈ 4 minutes per database at the defaults):
     .venv/bin/python bench/soak.py --db sqlite --minutes-simulated 30 --compress 10
     .venv/bin/python bench/soak.py --db pg --pg-url postgresql+psycopg://postgres@127.0.0.1:54329/x
 
-Measured on: MEASURED
+Measured on the shared 2-core machine (commit 50585b0 plus this file's final plan, defaults:
+50 judges, 30 simulated minutes ×10 = 180 s, 3 gthread workers × 4 threads), 2026-11-29,
+while other engineers' test suites ran (load average 7–12); 821 s for both databases:
+
+                        SQLite WAL                          PostgreSQL 15
+                        reqs  req/s  p50  p95   p99   max   reqs  req/s  p50  p95   p99   max (ms)
+    min 0-5              250   8.3   61  6884  7214  7232    250   8.3  176  8980 10470 10801
+    min 5-10             200   6.7   44   130   202   220    200   6.7  103   450   808   884
+    min 10-15            200   6.7   35   144   222   286    200   6.7   69   364   540   612
+    min 15-20            200   6.7   21    56    84    95    200   6.7   50   145   192   228
+    min 20-25            199   6.6   28    75   136   143    199   6.6   70   158   378   382
+    min 25-30            201   6.7   29    71   148   153    201   6.7   71   188   236   261
+    overall             1250   6.9   34   646  6884  7232   1250   6.9   74  2353  8980 10801
+      PUT sheet          900   5.0   36    98   200   286    900   5.0   71   279   612   884
+      GET sheet          300   1.7   17   791  1639  1699    300   1.7   77  4108  5843  5966
+      GET entries         50   0.3 6010  7214  7232  7232     50   0.3 5274 10470 10801 10801
+    bare insert, same    400   6.7    7    22    30    45    400   6.7    4    16    37    90
+    errors / non-2xx       0 / 0                               0 / 0
+    late moments          32 (max 6.7 s, all in the first slot)  42 (max 9.8 s, first slot)
+    RSS master          26.2 -> 26.2 MB                      26.1 -> 26.1 MB
+    RSS per worker      +14.7 MB mean (+8.5 %), max +21.4;   +11.5 MB mean (+6.4 %), max +16.9;
+                        second half +0.0 MB (all growth      second half +0.0 MB
+                        in the first slot: warm-up)
+    database count      300 sheets, 0 lost, 0 duplicated, 900 events, every request id once (both)
+
+Reading: no error, no lost or duplicated sheet, no memory growth after the first slot (the first
+slot's +11–21 MB per worker is warm-up: imports, rubric and conflict caches, SQLAlchemy
+compiled statements). The first slot's tail is the 50 tablets opening at once:
+GET /api/v1/me/entries (the judge's whole overview on a 1,556-entry stage) takes 5–6 s at the
+median with 50 concurrent, and requests queued behind it are late; once open, a sheet PUT has a
+p99 of 0.1–0.3 s on SQLite and 0.2–0.6 s on PostgreSQL at ten times a real hall's rate.
 """
 from __future__ import annotations
 
@@ -70,15 +101,18 @@ class Action:
 
 
 def hall_plan(judge: Judge, slots: int, slot_s: float, drafts: int, seed: int) -> list[Action]:
-    """One judge's session: per slot, open the entry early, save drafts in the middle, submit
-    in the last 15 % of the slot (when the performance ends)."""
+    """One judge's session: the entry list when the tablet opens; per slot, open the entry's
+    sheet early, save drafts in the middle, submit in the last 15 % of the slot (when the
+    performance ends)."""
     rng = random.Random(seed * 100043 + judge.judge_id)
     out: list[Action] = []
     for k, e in enumerate(judge.entries[:slots]):
         t0 = k * slot_s
         crits = e["criteria"]
         path = f"/api/v1/me/sheets/{e['id']}"
-        out.append(Action(t0 + rng.uniform(0, 0.1) * slot_s, "GET", "/api/v1/me/entries", kind="GET entries"))
+        if k == 0:     # the tablet loads the list once, when the judge opens it (static/js/judge.js)
+            out.append(Action(rng.uniform(0, 0.05) * slot_s, "GET", "/api/v1/me/entries", kind="GET entries"))
+        out.append(Action(t0 + rng.uniform(0.05, 0.15) * slot_s, "GET", path, kind="GET sheet"))
         moments = sorted(rng.uniform(0.3, 0.8) * slot_s for _ in range(drafts))
         for d, at in enumerate(moments):
             upto = max(1, len(crits) * (d + 1) // (drafts + 1))
@@ -93,7 +127,7 @@ def hall_plan(judge: Judge, slots: int, slot_s: float, drafts: int, seed: int) -
 
 
 def bare_plan(client: int, shape: list[Action], tag: str) -> list[Action]:
-    """The same moments as a judge's first slot, each a bare insert."""
+    """The same moments as one slot of a judge's session, each a bare insert."""
     return [Action(a.at, "POST", "/bench/bare-insert", {"client": f"{tag}{client}", "seq": i}, "POST bare")
             for i, a in enumerate(shape)]
 
@@ -258,8 +292,9 @@ def memory_report(samples: list[tuple[float, dict[str, float]]]) -> list[str]:
     """Start, middle and end RSS per process, growth in MB and %."""
     if len(samples) < 2:
         return ["  memory: not enough samples"]
-    start, mid, end = samples[0][1], samples[len(samples) // 2][1], samples[-1][1]
-    out = [f"  memory (RSS, MB; samples at {samples[0][0]:.0f} s, {samples[len(samples) // 2][0]:.0f} s, "
+    half = min(samples, key=lambda s: abs(s[0] - samples[-1][0] / 2))
+    start, mid, end = samples[0][1], half[1], samples[-1][1]
+    out = [f"  memory (RSS, MB; samples at {samples[0][0]:.0f} s, {half[0]:.0f} s, "
            f"{samples[-1][0]:.0f} s of the soak):"]
     for name in start:
         if name not in end:
@@ -323,7 +358,10 @@ def one_database(kind: str, args) -> bool:
                 plans = {j.judge_id: hall_plan(j, slots, slot_s, args.drafts, args.seed) for j in judges}
                 headers = {j.judge_id: {"Authorization": f"Bearer {j.token}", "X-Device-Id": f"soak-{j.judge_id}",
                                         "User-Agent": "soak"} for j in judges}
-                shape = {jid: [a for a in p if a.at < slot_s] for jid, p in plans.items()}
+                # the bare baseline's moments: each judge's second slot (the steady state), as bare inserts
+                k0 = 1 if slots > 1 else 0
+                shape = {jid: [Action(a.at - k0 * slot_s, a.method, a.path) for a in p
+                               if k0 * slot_s <= a.at < (k0 + 1) * slot_s] for jid, p in plans.items()}
 
                 bare_before = Recorder()
                 wall_b1 = play(server.port, [({}, bare_plan(k, shape[j.judge_id], "b"))
@@ -347,14 +385,14 @@ def one_database(kind: str, args) -> bool:
             checks, fails = verify(dbase.url, sheet_plans, n_bare)
 
             per_slot = 1 + args.drafts + 1
-            offered = len(judges) * per_slot / slot_s
+            offered = len(soak.recs) / duration
             print(f"\n=== {kind}: {dbase.url.split('@')[-1] if kind != 'sqlite' else 'SQLite WAL file'} · stage "
                   f"{stage} · {len(judges)} judges · gunicorn -w {args.workers}"
                   f"{f' -k gthread --threads {args.threads}' if args.threads > 1 else ' (sync)'} · "
                   f"set-up {setup_s:.0f} s ===")
             print(f"  {args.minutes_simulated:g} simulated minutes in {duration:.0f} s (×{args.compress:g}): "
-                  f"{slots} slots of {args.slot_minutes:g} min ({slot_s:.0f} s); per judge and slot 1 GET "
-                  f"/me/entries + {args.drafts} draft PUTs + 1 submission PUT -> offered "
+                  f"{slots} slots of {args.slot_minutes:g} min ({slot_s:.0f} s); per judge GET /me/entries once, then "
+                  f"per slot GET the sheet + {args.drafts} draft PUTs + 1 submission PUT ({per_slot}) -> offered "
                   f"{offered:.1f} req/s ({offered / args.compress:.2f} req/s at a real hall's pace)")
             print(HEAD)
             recs = soak.recs
@@ -369,7 +407,7 @@ def one_database(kind: str, args) -> bool:
                          f"({lo:.0f}-{hi:.0f} s)")
                 print(line(label, sel, interval_s, mem))
             print(line("overall", recs, wall))
-            for kind_ in ("PUT sheet", "GET entries"):
+            for kind_ in ("PUT sheet", "GET sheet", "GET entries"):
                 print(line(f"  {kind_}", [r for r in recs if r.kind == kind_], wall))
             b_all = bare_before.recs + bare_after.recs
             print(line("bare insert (baseline)", b_all, wall_b1 + wall_b2,
