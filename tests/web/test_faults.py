@@ -40,7 +40,7 @@ VENV_BIN = Path(sys.executable).parent
 N_JUDGES = 50
 N_ENTRIES = 3                  # per judge: draft, draft, submission for each -> 450 PUTs
 REQUEST_TIMEOUT = 10.0         # seconds before a client gives up on an answer and resends
-GIVE_UP_AFTER = 180.0          # a request still unanswered after this is reported as lost
+RUN_LIMIT = 300.0              # seconds: a request still unanswered by then is reported as lost
 # (criterion, max) of the exhibit-guiding rubric; every step is 0.5
 CRITERIA = [("kexuexing", 25), ("neirong_zuzhi", 20), ("fudao_fangfa", 25), ("yuyan_yitai", 15),
             ("wenda_yingbian", 10), ("shijian_kongzhi", 5)]
@@ -283,6 +283,8 @@ class Tally:
     attempts: int = 0
     retries: int = 0
     seen: Counter = field(default_factory=Counter)      # what made a client retry
+    deadline: float = field(default_factory=lambda: time.monotonic() + RUN_LIMIT)
+    abort: threading.Event = field(default_factory=threading.Event)    # fault injection failed
 
     def note(self, kind: str) -> None:
         with self.lock:
@@ -318,7 +320,6 @@ def send_until_answered(port: int, token: str, req: Sent, tally: Tally, conn_box
     failure or a 502/503/504; backoff 50 ms doubling to 1 s, with jitter."""
     data = json.dumps(req.body).encode()
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
-    started = time.monotonic()
     backoff = 0.05
     while True:
         req.attempts += 1
@@ -349,7 +350,7 @@ def send_until_answered(port: int, token: str, req: Sent, tally: Tally, conn_box
             conn_box[0].close()
             conn_box[0] = None
         tally.note(kind)
-        if time.monotonic() - started > GIVE_UP_AFTER:
+        if time.monotonic() > tally.deadline or tally.abort.is_set():
             req.problem = f"no answer after {req.attempts} attempts (last: {kind})"
             return
         time.sleep(backoff * (0.5 + random.random()))
@@ -409,6 +410,7 @@ def test_no_sheet_is_lost_or_duplicated_when_workers_and_the_server_die(tmp_path
             server.start()
         except BaseException as exc:      # reported by the main thread
             fault_error.append(exc)
+            tally.abort.set()
 
     clients = [threading.Thread(target=judge_thread, args=(server.port, world.tokens[jid], reqs, tally))
                for jid, reqs in plans.items()]
@@ -430,12 +432,11 @@ def test_no_sheet_is_lost_or_duplicated_when_workers_and_the_server_die(tmp_path
     print(f"\nfaults test ({'PostgreSQL' if fresh_url.startswith('postgresql') else 'SQLite'}): "
           f"{total} PUTs by {len(plans)} judges, {tally.attempts} attempts, {tally.retries} retries; "
           f"errors seen by clients {dict(tally.seen)}; statuses {dict(statuses)}; answered as replays "
-          f"{replayed} (stored before the answer was lost); faults injected (requests still to go) {faults}; "
+          f"{replayed} (stored earlier; the first answer was lost or overtaken); faults injected (requests still to go) {faults}; "
           f"set-up {t_run - t0:.0f} s, run {t_end - t_run:.0f} s")
 
     # every fault happened while judges were still sending, and the clients felt them
-    assert [f for f, _ in faults] == [faults[0][0], "SIGKILL master + workers", "SIGTERM master (graceful)"]
-    assert all(left > 0 for _, left in faults), faults
+    assert len(faults) == 3 and all(left > 0 for _, left in faults), faults
     assert tally.retries > 0, "no client noticed the faults"
 
     # every request eventually answered 2xx with the sheet it wrote
