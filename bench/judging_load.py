@@ -7,6 +7,8 @@ Issue 5, acceptance 9. For SQLite (WAL, the app's own configuration) and then Po
    in the pool, one token per judge and stage) — the judges are those of the stage with the most
    tokens (the regional round), each taking the first `--entries` + `--rounds` scorable entries of
    their list (the first `--entries` for the saturation run, the next `--rounds` for the burst);
+   the demo simulates that round's results, so its sheets, events and confirmations are deleted
+   first (`unscore_stage`; the entries, panels and tokens stay);
 2. gunicorn (`--workers` × gthread `--threads`) on a free loopback port, serving the real app
    plus `POST /bench/bare-insert` (bench/bench_wsgi.py: one INSERT into a tiny table, one commit,
    no auth or validation) — the baseline goes through the same server, workers and database;
