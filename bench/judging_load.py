@@ -7,6 +7,8 @@ Issue 5, acceptance 9. For SQLite (WAL, the app's own configuration) and then Po
    in the pool, one token per judge and stage) — the judges are those of the stage with the most
    tokens (the regional round), each taking the first `--entries` + `--rounds` scorable entries of
    their list (the first `--entries` for the saturation run, the next `--rounds` for the burst);
+   the demo simulates that round's results, so its sheets, events and confirmations are deleted
+   first (`unscore_stage`; the entries, panels and tokens stay);
 2. gunicorn (`--workers` × gthread `--threads`) on a free loopback port, serving the real app
    plus `POST /bench/bare-insert` (bench/bench_wsgi.py: one INSERT into a tiny table, one commit,
    no auth or validation) — the baseline goes through the same server, workers and database;
@@ -216,6 +218,22 @@ def grid_value(rng: random.Random, crit: dict) -> float | int:
 
 
 # -- the database and the server -------------------------------------------------------------
+
+def unscore_stage(url: str, stage_name: str) -> int:
+    """The demo simulates the whole regional round (every sheet submitted, entries confirmed);
+    a load run needs it unscored, so drop that stage's confirmations, events and sheets (the
+    entries, panels and tokens stay). Returns the number of sheets removed."""
+    from sqlalchemy import create_engine, text
+    eng = create_engine(url)
+    with eng.begin() as c:
+        sid = c.execute(text("SELECT id FROM stage WHERE name = :n ORDER BY id"), {"n": stage_name}).scalars().first()
+        for table in ("entry_confirmation", "score_event"):
+            c.execute(text(f"DELETE FROM {table} WHERE stage_id = :s"), {"s": sid})
+        n = c.execute(text("DELETE FROM score_sheet WHERE stage_id = :s"), {"s": sid}).rowcount
+        c.execute(text("UPDATE stage SET scoring_closed_at = NULL WHERE id = :s"), {"s": sid})
+    eng.dispose()
+    return n
+
 
 class Database:
     """A fresh database for one run: a SQLite file, a throwaway PostgreSQL cluster, or a fresh
@@ -653,10 +671,12 @@ def verify(url: str, plans: dict[int, list], bare_expected: int) -> tuple[list[s
     fails: list[str] = []
     with eng.connect() as c:
         in_ids = ",".join(str(i) for i in ids)
+        # only the entries the run scored: the demo's judges also hold sheets in other stages
+        in_entries = ",".join(str(e) for e in sorted({e for _, e in pairs}))
         sheets = c.execute(text(f"SELECT judge_id, entry_id, status, version FROM score_sheet "
-                                f"WHERE judge_id IN ({in_ids})")).all()
+                                f"WHERE judge_id IN ({in_ids}) AND entry_id IN ({in_entries})")).all()
         events = c.execute(text(f"SELECT judge_id, entry_id, action, client_request_id FROM score_event "
-                                f"WHERE judge_id IN ({in_ids})")).all()
+                                f"WHERE judge_id IN ({in_ids}) AND entry_id IN ({in_entries})")).all()
         bare = c.execute(text("SELECT count(*) FROM bench_bare")).scalar_one()
     eng.dispose()
     per_pair = Counter((j, e) for j, e, _, _ in sheets)
@@ -888,6 +908,7 @@ def one_database(kind: str, args) -> Outcome:
             eng.dispose()
             rows = list(csv.DictReader(open(tmp / "demo" / "judges.csv", encoding="utf-8")))
             stage = Counter(r["stage"] for r in rows).most_common(1)[0][0]
+            unscore_stage(dbase.url, stage)
             pool = [Judge(int(r["judge_id"]), r["token"]) for r in rows if r["stage"] == stage]
             rng = random.Random(args.seed)
             rng.shuffle(pool)                      # judges from many panels, not the first few divisions
