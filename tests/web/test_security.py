@@ -355,13 +355,13 @@ def secret_problems(path: str, text: str) -> list[str]:
 
 
 @pytest.mark.parametrize("path,text,problem", [
-    ("deploy/key.txt", "-----BEGIN RSA PRIVATE KEY-----\nMIIE", "private key"),
+    ("deploy/key.txt", "-----BEGIN RSA PRIVATE " + "KEY-----\nMIIE", "private key"),   # split: this file is scanned too
     ("config.py", 'SECRET_KEY = "9f86d081884c7d659a2feaa0c55ad015"', "secret key literal"),
     ("app.py", "app.config['SECRET_KEY'] = 'dev'", "secret key literal"),
     ("Makefile", "run:\n\tSECRET_KEY=hunter22 flask run", "secret key literal"),
     ("settings.yaml", "smtp_password: 'Tr0ub4dor&3'", "password literal"),
     ("README.md", "DATABASE_URL=postgresql://scoring:S3cr3t99@db/scoring", "password in a URL"),
-    ("ops/aws.sh", "export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE", "cloud access key"),
+    ("ops/aws.sh", "export AWS_ACCESS_KEY_ID=AKIA" + "IOSFODNN7EXAMPLE", "cloud access key"),
     (".env", "FOO=1", "secret file"),
     ("instance/secret_key", "abc", "secret file"),
 ])
