@@ -10,7 +10,8 @@ from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from extensions import babel, csrf, db, login_manager, migrate
+import security
+from extensions import babel, csrf, db, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent
 LANGUAGES = ("zh_CN", "en")
@@ -56,6 +57,7 @@ def create_app(config: dict | None = None) -> Flask:
                 template_folder="templates", static_folder="static")
     os.makedirs(app.instance_path, exist_ok=True)
     config = dict(config or {})
+    app.config.update(security.defaults())
     app.config.update(
         SQLALCHEMY_DATABASE_URI=_database_url(app.instance_path),
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
@@ -64,12 +66,11 @@ def create_app(config: dict | None = None) -> Flask:
         RUBRIC_DIR=str(ROOT / "rubrics"),
         BABEL_DEFAULT_LOCALE="zh_CN",
         BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "translations"),
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,                    # a long day of judging must not expire forms
         PUBLIC_BASE_URL=os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
     )
     app.config.update(config)
+    security.configure_cookies(app, config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(app.instance_path)
 
@@ -80,6 +81,9 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
     babel.init_app(app, locale_selector=_select_locale)
+    import services.ratelimit_storage  # noqa: F401  (registers the appdb:// limits storage)
+    limiter.init_app(app)
+    security.init_app(app)
 
     import models  # noqa: F401  (register every table on the metadata)
 
@@ -141,7 +145,7 @@ def role_label(role) -> str:
 
 
 API_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-             405: "method_not_allowed", 413: "too_large", 500: "server_error"}
+             405: "method_not_allowed", 413: "too_large", 429: "too_many_requests", 500: "server_error"}
 
 
 def _register_error_pages(app: Flask) -> None:
@@ -166,6 +170,13 @@ def _register_error_pages(app: Flask) -> None:
     @app.errorhandler(404)
     def _not_found(e):
         return page(404, _("页面不存在。"))
+
+    @app.errorhandler(429)
+    def _too_many(e):
+        """Flask-Limiter's refusals. The login's says nothing about whether the account exists."""
+        if request.endpoint == "auth.login":
+            return page(429, _("登录失败次数过多，请稍后再试。如忘记密码，请联系组织方。"))
+        return page(429, _("请求过于频繁，请稍后再试。"))
 
     @app.errorhandler(413)
     def _too_large(e):

@@ -1,5 +1,6 @@
 """Flask extensions, created once and bound to an app in create_app()."""
 from flask_babel import Babel
+from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -26,3 +27,14 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
+
+
+def _client_address() -> str:
+    """Late import: services.ratelimit imports the models, which import this module."""
+    from services.ratelimit import client_key
+    return client_key()
+
+
+# Storage and strategy come from config (RATELIMIT_STORAGE_URI = "appdb://", the database);
+# no default limits: only the views that guard a secret are limited.
+limiter = Limiter(key_func=_client_address)

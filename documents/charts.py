@@ -110,7 +110,7 @@ def _text(x: float, y: float, text: str, *, anchor: str = "start", size: int = F
 def _frame(title: str, desc: str, width: int, height: float, body: list[str]) -> str:
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {_coord(height)}" '
-        f'width="{width}" height="{_coord(height)}" style="max-width:100%;height:auto" '
+        f'width="{width}" height="{_coord(height)}" class="chart-svg" '
         f'role="img" aria-label={quoteattr(title)} font-family={quoteattr(FONT)}>'
         f"<title>{escape(title)}</title><desc>{escape(desc)}</desc>"
         f'<rect x="0" y="0" width="{width}" height="{_coord(height)}" fill="#ffffff"/>'

@@ -3,16 +3,17 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from extensions import db
+from extensions import db, limiter
 from models import Role, User
+from security import end_session
 
 bp = Blueprint("auth", __name__)
 
@@ -36,8 +37,26 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
+def _login_failed(response) -> bool:
+    """Only failed attempts count: a successful login answers with a redirect."""
+    return response.status_code != 302
+
+
+def _attempted_username() -> str:
+    """The username being guessed, normalised so case and spaces do not open fresh buckets.
+    Prefixed so it can never share a bucket with an address."""
+    return "user:" + request.form.get("username", "").strip().lower()[:64]
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"],
+               deduct_when=_login_failed)
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_USERNAME"], methods=["POST"],
+               key_func=_attempted_username, deduct_when=_login_failed)
 def login():
+    """Failed logins are limited per client address and per username (a botnet guessing one
+    judge's password from many addresses), in the database via Flask-Limiter (`appdb://`).
+    A refused attempt gets the same 429 page whether or not the account exists."""
     if current_user.is_authenticated:
         return redirect(url_for("auth.home"))
     form = LoginForm()
@@ -56,7 +75,7 @@ def login():
 def logout():
     form = LogoutForm()
     if form.validate_on_submit():
-        logout_user()
+        end_session()                # nothing of the signed-in visit survives but the language
     return redirect(url_for("auth.login"))
 
 

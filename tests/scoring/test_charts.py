@@ -53,7 +53,7 @@ def test_every_chart_is_accessible_self_contained_and_scalable(make, title) -> N
     assert root.find("s:title", NS).text == title
     assert root.find("s:desc", NS).text
     assert re.fullmatch(r"0 0 \d+ [\d.]+", root.get("viewBox"))
-    assert "max-width:100%" in root.get("style")
+    assert root.get("class") == "chart-svg" and root.get("style") is None   # sized by CSS: no inline style under the CSP
     assert root.get("font-family").startswith('"Noto Sans CJK SC"') and "sans-serif" in root.get("font-family")
     # nothing runs, nothing is fetched
     assert not list(root.iter(f"{SVG}script")) and "<script" not in markup

@@ -11,7 +11,7 @@ from extensions import db
 from models import JudgeToken, hash_token
 from models.base import as_utc, utcnow
 from services import judge_access as ja
-from tests.conftest import csrf_from
+from tests.conftest import ROOT, csrf_from
 from tests.web.test_judge_access import build_world, declare_none, text
 
 
@@ -53,7 +53,9 @@ def test_pin_page_is_a_big_numeric_field_in_chinese(client, world):
     body = text(resp)
     assert "输入PIN码" in body and 'inputmode="numeric"' in body and 'name="pin"' in body
     assert 'name="csrf_token"' in body
-    assert "min-height: 72px" in body                      # well above the 44 px touch minimum
+    assert "css/judge.css" in body                          # the page's styles: no inline style (CSP)
+    css = (ROOT / "static" / "css" / "judge.css").read_text(encoding="utf-8")
+    assert "min-height: 72px" in css.split(".jpin input.pin {")[1].split("}")[0]   # well above 44 px
     assert resp.headers["Cache-Control"] == "no-store"
 
 
