@@ -81,6 +81,7 @@ POLICY: dict[str, dict[str, str]] = {
         "record_objection", "remove_panel_member", "resolve_flag", "review_action", "revoke_token",
         "run_assignment")},
     # -- the judge API (token only; a login is no judge) ------------------------------------
+    "api.openapi GET": PUBLIC,
     "api.me GET": API, "api.my_entries GET": API, "api.get_sheet GET": API, "api.put_sheet PUT": API,
     # -- sign-in ------------------------------------------------------------------------------
     "auth.login GET": PUBLIC, "auth.login POST": PUBLIC, "auth.set_language GET": PUBLIC,
