@@ -13,7 +13,7 @@ Outcomes, per role:
 A 5xx is never an allowed outcome.
 
 Roles: anonymous; judge_token (a regional panel member in the session of their judge card,
-/j/<token>); judge_user (the `judge` login of that same judge); chief (a `chief` login
+/j/<token>); chief_token (that panel's chief judge, by their card); judge_user (the `judge` login of that same judge); chief (a `chief` login
 whose judge chairs a final panel, not the regional panel used here); oversight (监审);
 organiser; unit_contact (a provincial museum's contact).
 """
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 
-ROLES = ("anonymous", "judge_token", "judge_user", "chief", "oversight", "organiser", "unit_contact")
+ROLES = ("anonymous", "judge_token", "chief_token", "judge_user", "chief", "oversight", "organiser", "unit_contact")
 MISSING_ID = 987654
 VIEW_RAN = {400, 404, 409, 413, 415, 422}
 PROPERTY = "access_matrix"
@@ -49,9 +49,14 @@ def allowed_outcome(want: str, got: str, status: int) -> bool:
     return want == got
 
 
-def _row(anonymous, judge_token, judge_user, chief, oversight, organiser, unit_contact) -> dict[str, str]:
-    return dict(zip(ROLES, map(str, (anonymous, judge_token, judge_user, chief, oversight, organiser,
-                                     unit_contact))))
+def _row(anonymous, judge_token, judge_user, chief, oversight, organiser, unit_contact,
+         chief_token=None) -> dict[str, str]:
+    """One route's outcomes; the panel chief's token session is a judge's token session except
+    where said (the chief console)."""
+    chief_token = judge_token if chief_token is None else chief_token
+    return {"anonymous": str(anonymous), "judge_token": str(judge_token), "chief_token": str(chief_token),
+            "judge_user": str(judge_user), "chief": str(chief), "oversight": str(oversight),
+            "organiser": str(organiser), "unit_contact": str(unit_contact)}
 
 
 # Common rows.
@@ -60,9 +65,12 @@ ORGANISER = _row("login", "login", 403, 403, 403, "ok", 403)      # organiser on
 ORG_READ = _row("login", "login", 403, 403, "ok", "ok", 403)      # organiser; oversight reads
 PUBLIC = _row("ok", "ok", "ok", "ok", "ok", "ok", "ok")           # anyone
 API = _row(401, "ok", 401, 401, 401, 401, 401)                    # the judge's token only
-CONSOLE_READ = _row("login", 403, 403, 403, "ok", "ok", 403)      # chief console pages (this chief chairs no regional panel)
-CONSOLE_JSON = _row(401, 403, 403, 403, "ok", "ok", 403)
-CONSOLE_WRITE = _row(401, 403, 403, 403, 403, "ok", 403)          # oversight never writes
+# The chief console: the panel's chief (token session) may; the `chief` login chairs a final
+# panel, not this regional one, so it is refused here.
+CONSOLE_READ = _row("login", 403, 403, 403, "ok", "ok", 403, chief_token="ok")
+CONSOLE_JSON = _row(401, 403, 403, 403, "ok", "ok", 403, chief_token="ok")
+CONSOLE_WRITE = _row(401, 403, 403, 403, 403, "ok", 403, chief_token="ok")   # oversight never writes
+ORG_READ_CONSOLE = _row("login", 403, 403, 403, "ok", "ok", 403)  # the audit log: not even the chief
 JUDGE_PAGE = _row(401, "ok", 401, 401, 401, 401, 401)             # judge tablet pages: token session only
 
 POLICY: dict[str, dict[str, str]] = {
@@ -94,12 +102,13 @@ POLICY: dict[str, dict[str, str]] = {
     "certificates.download GET": PUBLIC, "certificates.verify GET": PUBLIC,
     "certificates.lookup GET": PUBLIC, "certificates.lookup POST": PUBLIC,
     # -- chief console, big screen, audit --------------------------------------------------------
-    "chief.index GET": _row("login", 403, 403, "ok", "ok", "ok", 403),
+    "chief.index GET": _row("login", 403, 403, "ok", "ok", "ok", 403, chief_token="ok"),
     "chief.panel GET": CONSOLE_READ, "chief.grid GET": CONSOLE_JSON, "chief.result GET": CONSOLE_JSON,
     "chief.screen GET": CONSOLE_READ, "chief.screen_data GET": CONSOLE_JSON,
-    "chief.audit GET": CONSOLE_READ, "chief.audit_export GET": CONSOLE_READ,
+    "chief.audit GET": ORG_READ_CONSOLE, "chief.audit_export GET": ORG_READ_CONSOLE,
     "chief.confirm POST": CONSOLE_WRITE, "chief.unconfirm POST": CONSOLE_WRITE, "chief.record POST": CONSOLE_WRITE,
-    "chief.reopen POST": CONSOLE_WRITE, "chief.scoring POST": CONSOLE_WRITE,
+    "chief.reopen POST": CONSOLE_WRITE,
+    "chief.scoring POST": _row(401, 403, 403, 403, 403, "ok", 403),    # closing a stage: organisers only
     # -- judge tablet ----------------------------------------------------------------------------
     "judge.home GET": JUDGE_PAGE, "judge.declaration GET": JUDGE_PAGE, "judge.declaration POST": JUDGE_PAGE,
     "judge.declaration_saved GET": JUDGE_PAGE, "judge.logout POST": PUBLIC,

@@ -64,6 +64,7 @@ def build_demo_world(tmp_path: Path) -> SimpleNamespace:
     w.category_id = w.entry.category_id
     plain = {int(r["judge_id"]): r["token"] for r in w.judge_rows if r["stage"] == w.regional.name}
     w.judge_plain = plain[w.judge.id]
+    w.chief_plain = plain[w.chief_member.judge_id]
     w.token = s.scalars(select(JudgeToken).where(JudgeToken.judge_id == w.judge.id,
                                                  JudgeToken.stage_id == w.regional.id)).first()
     w.training = s.scalars(select(Programme).where(Programme.kind == ProgrammeKind.training)
@@ -146,8 +147,9 @@ def session_cookie(app, role: str, w: SimpleNamespace) -> str | None:
     if role in users:
         name = users[role]
         assert login(c, name, w.accounts[name]["password"]).status_code == 302
-    elif role == "judge_token":
-        assert c.get(f"/j/{w.judge_plain}").status_code == 302
+    elif role in ("judge_token", "chief_token"):
+        plain = w.judge_plain if role == "judge_token" else w.chief_plain
+        assert c.get(f"/j/{plain}").status_code == 302
         page = c.get("/judge/declaration")
         assert c.post("/judge/declaration", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
                                                   "action": "none"}).status_code == 302
@@ -188,7 +190,8 @@ def test_every_route_has_a_declared_expectation(app):
 
 
 # The organiser's POSTs change the world (revoke a token, discard a publication): they run last.
-ROLE_ORDER = ("anonymous", "unit_contact", "judge_user", "judge_token", "chief", "oversight", "organiser")
+ROLE_ORDER = ("anonymous", "unit_contact", "judge_user", "judge_token", "chief", "oversight", "chief_token",
+              "organiser")
 
 
 def test_access_matrix(app, tmp_path, record_property):

@@ -201,6 +201,10 @@ CASES = [
      lambda w: w.chief.post(f"{w.h.base}/entries/{w.h.entries[0].id}/record", data='{"inputs": {',
                             content_type="application/json", headers={"X-CSRFToken": w.chief_csrf}), 400, "JSON",
      None, ()),
+    ("chief-record-form-encoded",
+     lambda w: w.chief.post(f"{w.h.base}/entries/{w.h.entries[0].id}/record",
+                            data={"inputs": "duration_seconds=600"}, headers={"X-CSRFToken": w.chief_csrf}), 415,
+     "JSON", None, ()),
     ("chief-record-body-is-a-list",
      lambda w: w.chief_post(f"/entries/{w.h.entries[0].id}/record", [{"inputs": {}}]), 400, "JSON", None, ()),
     # -- uploads: the certificate seal ------------------------------------------------------------
