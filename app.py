@@ -9,6 +9,7 @@ from flask import Flask, redirect, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.routing import IntegerConverter
 
 from extensions import babel, csrf, db, login_manager, migrate
 
@@ -51,9 +52,19 @@ def _secret_key(instance_path: str) -> str:
         "Run `make run` (which creates one) or set SECRET_KEY in the environment.")
 
 
+class Int32Converter(IntegerConverter):
+    """`<int:...>` ids are 32-bit INTEGER columns: a larger number in a URL is a 404, not a
+    PostgreSQL "integer out of range" (500)."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=os.environ.get("INSTANCE_PATH") or str(ROOT / "instance"),
                 template_folder="templates", static_folder="static")
+    app.url_map.converters["int"] = Int32Converter
     os.makedirs(app.instance_path, exist_ok=True)
     config = dict(config or {})
     app.config.update(

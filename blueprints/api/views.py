@@ -144,7 +144,8 @@ def my_entries(c: Caller):
 
 
 def _entry_id(raw: str) -> int | None:
-    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+    """The id, or None when it cannot be an entry's (ids are 32-bit INTEGER columns)."""
+    return int(raw) if raw.isdigit() and len(raw) < 12 and int(raw) < 2**31 else None
 
 
 @bp.get("/me/sheets/<entry_id>")

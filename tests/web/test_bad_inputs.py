@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Callable
 
 import pytest
@@ -179,7 +181,9 @@ CASES = [
     ("api-huge-payload", lambda w: w.api_put(body(comment="好" * BIG)), 413, "过大", None, ()),
     ("api-not-utf8", lambda w: w.api_put(raw=b'{"comment": "\xff\xfe"}'), 400, "JSON", None, ()),
     ("api-entry-id-not-a-number", lambda w: w.api_put(body(), entry="abc"), 404, "找不到", None, ()),
-    ("api-entry-id-path-trick", lambda w: w.api_put(body(), entry="..%2F..%2Fadmin"), 404, "", None, ()),
+    ("api-entry-id-path-trick", lambda w: w.api_put(body(), entry="..%2F..%2Fadmin"), 404, "不存在", None, ()),
+    ("api-entry-id-over-32-bits", lambda w: w.api_put(body(), entry=str(2**31)), 404, "找不到", None, ()),
+    ("url-id-over-32-bits", lambda w: w.org.get(f"/admin/programmes/{2**31}"), 404, "页面不存在", None, ()),
     ("api-entry-id-huge", lambda w: w.api_put(body(), entry="9" * 40), 404, "找不到", None, ()),
     ("api-auth-not-bearer", lambda w: w.api_put(body(), headers={"Authorization": "Basic YWJjOmRlZg=="}),
      401, "Bearer", None, ()),
@@ -265,21 +269,19 @@ def _submitted_sheet(w: World) -> int:
 
 
 def test_the_catalogue_is_large_enough():
-    assert len(CASES) >= 30 and len({c[0] for c in CASES}) == len(CASES)
+    names = [c[0] for c in CASES + TRAINING_CASES]
+    assert len(names) >= 30 and len(set(names)) == len(names)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_bad_input_is_refused_clearly_and_changes_nothing(world, case):
-    name, send, status, fragment, check, may_change = case
-    if name == "chief-reopen-without-reason":
-        sheet_id = _submitted_sheet(world)
-        send = lambda w: w.chief_post(f"/sheets/{sheet_id}/reopen", {})      # noqa: E731
+def run_case(world, client, case, send):
+    """Send, then check status, message and that only the allowed tables changed."""
+    name, _send, status, fragment, check, may_change = case
     before = snapshot()
     resp = send(world)
     after = snapshot()
     assert resp.status_code == status, resp.get_data(as_text=True)[:500]
     if resp.status_code in (301, 302, 303):
-        page = world.org.get(resp.headers["Location"])
+        page = client.get(resp.headers["Location"])
         assert page.status_code == 200
         shown = page.get_data(as_text=True)
     elif resp.is_json:
@@ -297,6 +299,63 @@ def test_bad_input_is_refused_clearly_and_changes_nothing(world, case):
         assert after["import_batch"][0] == before["import_batch"][0] + 1
         batch = db.session.scalars(select(ImportBatch).order_by(ImportBatch.id.desc())).first()
         assert batch.status != "applied" and batch.rows_created == 0 and batch.rows_updated == 0
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_refused_clearly_and_changes_nothing(world, case):
+    send = case[1]
+    if case[0] == "chief-reopen-without-reason":
+        sheet_id = _submitted_sheet(world)
+        send = lambda w: w.chief_post(f"/sheets/{sheet_id}/reopen", {})      # noqa: E731
+    run_case(world, world.org, case, send)
+
+
+# -- teacher training: the marks table and the QR check-in --------------------------------------
+
+@pytest.fixture
+def session_world(app):
+
+    from tests.training_world import build_training
+    tw = build_training()
+    make_user("organiser", "org")
+    org = app.test_client()
+    assert login(org, "org").status_code == 302
+
+
+    return SimpleNamespace(tw=tw, org=org)
+
+
+def _marks(sw, cells: dict):
+    url = f"/training/{sw.tw.prog.id}/marks"
+    page = sw.org.get(url).get_data(as_text=True)
+    keys = re.findall(r'name="(\d+:[\w-]+)"', page)
+    assert keys, "the marks table has no cells"
+    first, second = keys[0], keys[-1]
+    data = {"csrf_token": csrf_from(page)}
+    data.update({first if k == "first" else second: v for k, v in cells.items()})
+    return sw.org.post(url, data=data)
+
+
+def _checkin(sw, code: str):
+    return sw.org.application.test_client().get(f"/t/{code}")
+
+
+TRAINING_CASES = [
+    ("marks-above-max", lambda sw: _marks(sw, {"first": "101"}), 422, "超出范围", None, ()),
+    ("marks-negative", lambda sw: _marks(sw, {"first": "-3"}), 422, "超出范围", None, ()),
+    ("marks-not-a-number", lambda sw: _marks(sw, {"first": "优秀"}), 422, "不是数字", None, ()),
+    ("marks-nan", lambda sw: _marks(sw, {"first": "NaN"}), 422, "不是数字", None, ()),
+    ("marks-three-decimals", lambda sw: _marks(sw, {"first": "80.125"}), 422, "两位小数", None, ()),
+    ("marks-one-good-one-bad-saves-neither", lambda sw: _marks(sw, {"first": "80", "second": "800"}), 422,
+     "本次未保存任何分数", None, ()),
+    ("checkin-unknown-code", lambda sw: _checkin(sw, "ZZZZZZ"), 404, "签到二维码无效", None, ()),
+    ("checkin-path-trick", lambda sw: _checkin(sw, "..%2F..%2Fadmin"), 404, "页面不存在", None, ()),
+]
+
+
+@pytest.mark.parametrize("case", TRAINING_CASES, ids=[c[0] for c in TRAINING_CASES])
+def test_bad_training_input_is_refused_clearly_and_changes_nothing(session_world, case):
+    run_case(session_world, session_world.org, case, case[1])
 
 
 def test_script_in_a_comment_is_stored_as_text_and_shown_escaped(world):
