@@ -5,10 +5,11 @@ import os
 import sqlite3
 from pathlib import Path
 
-from flask import Flask, redirect, request, session, url_for
+from flask import Flask, Request, redirect, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.routing import IntegerConverter
 
 from extensions import babel, csrf, db, login_manager, migrate
@@ -57,14 +58,33 @@ class Int32Converter(IntegerConverter):
     PostgreSQL "integer out of range" (500)."""
 
     def __init__(self, map, *args, **kwargs):
-        kwargs.setdefault("max", 2**31 - 1)
+        kwargs.setdefault("max", INT32 - 1)
         super().__init__(map, *args, **kwargs)
+
+
+INT32 = 2**31
+
+
+class _Params(ImmutableMultiDict):
+    """Query and form values: `get(key, type=int)` beyond 32 bits is treated as absent, like
+    any other value that is not an id (PostgreSQL would fail the query with a 500)."""
+
+    def get(self, key, default=None, type=None):
+        value = super().get(key, default, type)
+        if type is int and isinstance(value, int) and not -INT32 <= value < INT32:
+            return default
+        return value
+
+
+class AppRequest(Request):
+    parameter_storage_class = _Params
 
 
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=os.environ.get("INSTANCE_PATH") or str(ROOT / "instance"),
                 template_folder="templates", static_folder="static")
     app.url_map.converters["int"] = Int32Converter
+    app.request_class = AppRequest
     os.makedirs(app.instance_path, exist_ok=True)
     config = dict(config or {})
     app.config.update(

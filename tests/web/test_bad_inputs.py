@@ -317,9 +317,9 @@ def session_world(app):
 
     from tests.training_world import build_training
     tw = build_training()
-    make_user("organiser", "org")
+    make_user("organiser", "org-training")
     org = app.test_client()
-    assert login(org, "org").status_code == 302
+    assert login(org, "org-training").status_code == 302
 
 
     return SimpleNamespace(tw=tw, org=org)
@@ -356,6 +356,18 @@ TRAINING_CASES = [
 @pytest.mark.parametrize("case", TRAINING_CASES, ids=[c[0] for c in TRAINING_CASES])
 def test_bad_training_input_is_refused_clearly_and_changes_nothing(session_world, case):
     run_case(session_world, session_world.org, case, case[1])
+
+
+def test_ids_over_32_bits_in_query_strings_are_ignored_not_a_500(world, session_world):
+    """PostgreSQL ids are 32-bit: a filter id beyond that is treated as absent (no 500)."""
+    big = 2**31 + 7
+    p, s = world.h.prog.id, world.h.stage.id
+    for url in (f"/admin/programmes/{p}/entries?stage={big}&division={big}&category={big}",
+                f"/admin/programmes/{p}/stages/{s}/results?category={big}",
+                f"/admin/programmes/{p}/stages/{s}/assignment?division={big}&category={big}"):
+        assert world.org.get(url).status_code == 200, url
+    sw = session_world
+    assert sw.org.get(f"/training/{sw.tw.prog.id}/attendance?slot={big}").status_code == 404
 
 
 def test_script_in_a_comment_is_stored_as_text_and_shown_escaped(world):
