@@ -17,8 +17,8 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 
 from extensions import db
-from models import (Assignment, Certificate, CertificateTemplate, Entry, Judge, JudgeToken, LeaveRequest, Panel,
-                    PanelMember, PanelRole, Programme, ProgrammeKind, Publication, ScoreEvent, ScoreSheet, Stage,
+from models import (CertificateTemplate, Entry, Judge, JudgeToken, LeaveRequest, Panel,
+                    PanelMember, PanelRole, Programme, ProgrammeKind, Publication, ScoreEvent, ScoreSheet,
                     StageKind, Trainee, TrainingSlot, User)
 from tests.conftest import csrf_from, login
 from tests.web.access_policy import MISSING_ID, POLICY, ROLES, allowed_outcome, outcome_of, record
@@ -116,17 +116,12 @@ def url_for_rule(rule, w: SimpleNamespace) -> str:
         "certificates.verify": {"code": values["verify_code"]},
     }
     values.update(overrides.get(ep, {}))
-    from flask import url_for
-    with db_app().test_request_context():
+    from flask import current_app, url_for
+    with current_app.test_request_context():
         url = url_for(ep, **{a: values[a] for a in rule.arguments})
     if ep == "certificates.download":
         url += "?code=" + values["download_code"]
     return url
-
-
-def db_app():
-    from flask import current_app
-    return current_app._get_current_object()
 
 
 def csrf_pair(app, client) -> str:
@@ -259,26 +254,26 @@ def test_judge_a_cannot_read_or_write_judge_bs_sheet(app, client, world):
 
 
 def test_a_stage_one_token_does_not_open_stage_two_entries(app, client, world):
-    """The regional token of a judge who also reviews in the national preliminary review: the
-    prelim entries assigned to them are refused with the regional token, open with the prelim one."""
+    """A national preliminary reviewer's own entries open with their prelim card and are refused
+    with a regional card issued to the same judge."""
     w = world
-    a = db.session.scalars(select(Assignment).where(Assignment.stage_id == w.prelim.id)).first()
-    if a is None:      # the demo assigns the review through panels: take a reviewer's entry
-        member = db.session.scalars(select(PanelMember).join(Panel).where(Panel.stage_id == w.prelim.id)).first()
-        judge_id = member.judge_id
-        entry = db.session.scalars(select(Entry).where(Entry.stage_id == w.prelim.id)).first()
-    else:
-        judge_id, entry = a.judge_id, db.session.get(Entry, a.entry_id)
-    regional_row, regional_plain = JudgeToken.issue(judge_id, w.regional.id)
+    prelim_rows = [r for r in w.judge_rows if r["stage"] == w.prelim.name]
+    row = prelim_rows[0]
+    listed = client.get("/api/v1/me/entries", headers=_bearer(row["token"])).get_json()["entries"]
+    mine = next(e for e in listed if e["scorable"])
+    assert client.get(f"/api/v1/me/sheets/{mine['id']}", headers=_bearer(row["token"])).status_code == 200
+    regional_row, regional_plain = JudgeToken.issue(int(row["judge_id"]), w.regional.id)
     db.session.add(regional_row)
     db.session.commit()
-    r = client.get(f"/api/v1/me/sheets/{entry.id}", headers=_bearer(regional_plain))
+    r = client.get(f"/api/v1/me/sheets/{mine['id']}", headers=_bearer(regional_plain))
     assert r.status_code in (403, 404), r.get_json()
-    r = client.put(f"/api/v1/me/sheets/{entry.id}", headers=_bearer(regional_plain),
+    n = db.session.scalar(select(db.func.count()).select_from(ScoreSheet))
+    r = client.put(f"/api/v1/me/sheets/{mine['id']}", headers=_bearer(regional_plain),
                    json={"scores": {}, "status": "draft", "client_request_id": "x-stage"})
     assert r.status_code in (403, 404), r.get_json()
+    assert db.session.scalar(select(db.func.count()).select_from(ScoreSheet)) == n
     listed = client.get("/api/v1/me/entries", headers=_bearer(regional_plain)).get_json()
-    assert entry.id not in [e["id"] for e in listed["entries"]]
+    assert mine["id"] not in [e["id"] for e in listed["entries"]]
 
 
 def test_a_chief_of_one_panel_cannot_confirm_in_another(app, world):

@@ -18,7 +18,7 @@ from typing import Callable
 
 import pytest
 from openpyxl import Workbook
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from extensions import db
 from models import ImportBatch
