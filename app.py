@@ -5,10 +5,12 @@ import os
 import sqlite3
 from pathlib import Path
 
-from flask import Flask, redirect, request, session, url_for
+from flask import Flask, Request, redirect, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.routing import IntegerConverter
 
 import security
 from extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -52,9 +54,38 @@ def _secret_key(instance_path: str) -> str:
         "Run `make run` (which creates one) or set SECRET_KEY in the environment.")
 
 
+class Int32Converter(IntegerConverter):
+    """`<int:...>` ids are 32-bit INTEGER columns: a larger number in a URL is a 404, not a
+    PostgreSQL "integer out of range" (500)."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", INT32 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
+INT32 = 2**31
+
+
+class _Params(ImmutableMultiDict):
+    """Query and form values: `get(key, type=int)` beyond 32 bits is treated as absent, like
+    any other value that is not an id (PostgreSQL would fail the query with a 500)."""
+
+    def get(self, key, default=None, type=None):
+        value = super().get(key, default, type)
+        if type is int and isinstance(value, int) and not -INT32 <= value < INT32:
+            return default
+        return value
+
+
+class AppRequest(Request):
+    parameter_storage_class = _Params
+
+
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=os.environ.get("INSTANCE_PATH") or str(ROOT / "instance"),
                 template_folder="templates", static_folder="static")
+    app.url_map.converters["int"] = Int32Converter
+    app.request_class = AppRequest
     os.makedirs(app.instance_path, exist_ok=True)
     config = dict(config or {})
     app.config.update(security.defaults())

@@ -68,6 +68,7 @@ def run_import(session, kind: str, filename: str, data: bytes, programme: Progra
     ``programme``."""
     if kind not in KINDS:
         raise ValueError(f"unknown import kind {kind!r}; expected one of {KINDS}")
+    filename = (filename or "").replace("\x00", "")     # PostgreSQL text cannot hold NUL
     if kind == "entries" and stage is None:
         raise ValueError("entries are imported into a stage")
     if stage is not None and stage.programme_id != programme.id:

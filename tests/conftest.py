@@ -117,3 +117,15 @@ def competition(app):
     prog = create_from_template(db.session, "docent_competition", year=2024)
     db.session.commit()
     return prog
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Print the access matrix of tests/web/test_access_matrix.py (endpoint × role → status)
+    whenever that test ran, with or without -s and under xdist."""
+    from tests.web.access_policy import render_matrix
+    reports = [r for key in ("passed", "failed") for r in terminalreporter.stats.get(key, [])
+               if getattr(r, "when", "") == "call"]
+    text = render_matrix(reports)
+    if text:
+        terminalreporter.write_sep("=", "access matrix (tests/web/test_access_matrix.py)")
+        terminalreporter.write_line(text)

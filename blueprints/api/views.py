@@ -9,8 +9,9 @@ ambient credential and are exempt from CSRF. Every error is JSON:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
-from flask import g, jsonify, request, session
+from flask import current_app, g, jsonify, request, session
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
@@ -24,6 +25,7 @@ from services.judge_access import SESSION_KEY, TokenProblem, check_token, check_
 csrf.exempt(bp)
 
 MAX_BODY = 64 * 1024
+OPENAPI = Path(__file__).with_name("openapi.json")
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,13 @@ def _http_error(e: HTTPException):
     return error(e.code or 500, codes.get(e.code, "error"), messages.get(e.code, e.description or "请求有误"))
 
 
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3 description of this API, a file kept next to the code it describes (the
+    fuzz test in tests/web/test_api_fuzz.py holds the two together). Public: it holds no data."""
+    return current_app.response_class(OPENAPI.read_bytes(), mimetype="application/json")
+
+
 @bp.get("/me")
 @authed
 def me(c: Caller):
@@ -135,7 +144,8 @@ def my_entries(c: Caller):
 
 
 def _entry_id(raw: str) -> int | None:
-    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+    """The id, or None when it cannot be an entry's (ids are 32-bit INTEGER columns)."""
+    return int(raw) if raw.isdigit() and len(raw) < 12 and int(raw) < 2**31 else None
 
 
 @bp.get("/me/sheets/<entry_id>")

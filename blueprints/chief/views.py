@@ -146,8 +146,17 @@ def _category(panel: Panel) -> Category:
 
 
 def _json_body() -> dict:
-    data = request.get_json(silent=True)
-    return data if isinstance(data, dict) else {}
+    """The JSON object sent, {} when nothing was sent; anything else is refused with 400 so a
+    garbled request never records an empty result in its place."""
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        # a form body is consumed by the form parser and would read as empty
+        abort(_error(415, "unsupported_media_type", _("请求须为 JSON（Content-Type: application/json）")))
+    if not request.get_data(cache=True):
+        return {}
+    data = request.get_json(silent=True, force=True)
+    if not isinstance(data, dict):
+        abort(_error(400, "bad_json", _("请求体须为 JSON 对象，例如 {\"reason\": \"...\"}")))
+    return data
 
 
 def _sheet_error(e: svc.SheetError):

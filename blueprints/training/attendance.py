@@ -100,7 +100,7 @@ def _first_error(form: FlaskForm) -> str:
 
 
 def _slot_of(prog: Programme, slot_id: int) -> TrainingSlot:
-    slot = db.session.get(TrainingSlot, slot_id)
+    slot = db.session.get(TrainingSlot, slot_id) if 0 < slot_id < 2**31 else None
     if slot is None or slot.programme_id != prog.id:
         abort(404)
     return slot
