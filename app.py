@@ -95,6 +95,7 @@ def create_app(config: dict | None = None) -> Flask:
     from blueprints.chief import bp as chief_bp
     from blueprints.public import bp as public_bp
     from blueprints.training import bp as training_bp
+    from blueprints.resources import bp as resources_bp
     app.register_blueprint(auth_bp)
     app.register_blueprint(judge_bp)
     app.register_blueprint(chief_bp)
@@ -102,6 +103,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(certificates_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(training_bp)
+    app.register_blueprint(resources_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
 
     @app.get("/")

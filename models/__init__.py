@@ -15,3 +15,5 @@ from models.results import (BatchJob, Certificate, CertificateKind, CertificateT
 from models.ratelimit import RateLimitHit  # noqa: F401
 from models.training import (AttendanceMark, AttendanceStatus, CheckinCode, ComponentMark, Half,  # noqa: F401
                              LeaveRequest, LeaveStatus, Trainee, TrainingSlot)
+from models.resources import (FormatCheckDecision, ResourceAttachment, ResourceCallSettings,  # noqa: F401
+                              ResourceStatus, ResourceSubmission)
