@@ -420,10 +420,24 @@ def attachments_for_entries(session, entries: Iterable[Entry]) -> dict[int, list
     return out
 
 
+def materials_for(session, entry_ids: list[int]) -> dict[str, list[dict]]:
+    """For the judge screen: entry id -> its resource's files (viewer URLs) and links."""
+    from flask import url_for
+    if not entry_ids:
+        return {}
+    entries = list(session.scalars(select(Entry).where(Entry.id.in_(entry_ids), Entry.kind == "resource")))
+    out = {}
+    for eid, atts in attachments_for_entries(session, entries).items():
+        out[str(eid)] = [{"id": a.id, "kind": a.kind, "name": a.name,
+                          "url": url_for("resources.attachment", aid=a.id) if a.kind == "file" else a.url}
+                         for a in atts]
+    return out
+
+
 # -- status ------------------------------------------------------------------------------------
 
 def status_key(sub: ResourceSubmission, later: list[Entry], stages: dict[int, Stage],
-               selected: set[int] | None) -> str:
+               selected: set[int] | None, shortlist_made: bool = False) -> str:
     """The status a unit sees (STATUS_ZH): the submission's own until it passes, then where its
     entry has got to. `selected` is the root entry ids of the final published list (None: not yet)."""
     if sub.status != ResourceStatus.passed:
@@ -433,6 +447,8 @@ def status_key(sub: ResourceSubmission, later: list[Entry], stages: dict[int, St
         return "selected" if sub.entry_id in selected else "not_selected"
     if StageKind.final_review in kinds:
         return "final"
+    if shortlist_made:
+        return "not_selected"
     if StageKind.preliminary_review in kinds:
         return "preliminary"
     return "passed"
@@ -443,7 +459,9 @@ def statuses(session, prog: Programme, subs: list[ResourceSubmission]) -> dict[i
     later = descendants(session, roots) if roots else {}
     stages = {s.id: s for s in prog.stages}
     selected = published_selection(session, prog)
-    return {s.id: status_key(s, later.get(s.entry_id, []), stages, selected) for s in subs}
+    final = stage_of(prog, StageKind.final_review)
+    made = final is not None and session.scalar(select(Entry.id).where(Entry.stage_id == final.id).limit(1)) is not None
+    return {s.id: status_key(s, later.get(s.entry_id, []), stages, selected, made) for s in subs}
 
 
 def published_selection(session, prog: Programme) -> set[int] | None:

@@ -11,6 +11,8 @@ import { Outbox, uuid } from "./judge-outbox.js";
 
 const root = document.getElementById("judge-app");
 const T = JSON.parse(document.getElementById("i18n").textContent);
+// Resource entries: the files and links of the resource, shown beside the rubric (entry id -> list).
+const MATERIALS = JSON.parse((document.getElementById("materials") || {}).textContent || "{}");
 const cfg = {
   scope: root.dataset.scope,
   entriesUrl: root.dataset.entriesUrl,
@@ -334,7 +336,7 @@ function renderSheet() {
       el("h2", { class: "title", text: e.title }),
       el("span", { class: "meta", text: [e.category.name, e.contestant, e.unit].filter(Boolean).join(" · ") })),
     badge(e));
-  const parts = [head, el("p", { class: "jsheet-state", id: "sheet-state", role: "status" })];
+  const parts = [head, el("p", { class: "jsheet-state", id: "sheet-state", role: "status" }), materialsBlock(e)];
   if (e.withdrawn || e.recusal || !rub) {
     parts.push(el("p", { class: "jnotice warn", text: e.withdrawn ? t("withdrawn_note") : e.recusal
       ? `${t("recused_note")} ${e.recusal}` : t("rubric_problem", { r: e.rubric_problem || "" }) }));
@@ -371,6 +373,25 @@ function renderSheet() {
   const article = el("article", { class: `jsheet${canEdit ? "" : " readonly"}`, "data-entry": e.id }, parts);
   pane.replaceChildren(article);
   renderSheetState();
+}
+
+/** The resource's files (opened in a viewer inside the pane, next to the rubric) and video links. */
+function materialsBlock(e) {
+  const items = MATERIALS[String(e.id)];
+  if (!items || !items.length) return null;
+  const viewer = el("iframe", { class: "jviewer", id: "material-viewer", title: t("materials"), hidden: true });
+  const open = (ev, m) => {
+    ev.preventDefault();
+    viewer.hidden = false;
+    viewer.src = m.url;
+  };
+  return el("details", { class: "jmaterials", id: "materials-panel", open: true },
+    el("summary", { text: t("materials") }),
+    el("ul", { class: "jmaterial-list" }, items.map((m) => el("li", {},
+      m.kind === "file"
+        ? el("a", { href: m.url, class: "jmaterial", "data-material": m.id, onclick: (ev) => open(ev, m) }, m.name)
+        : el("a", { href: m.url, target: "_blank", rel: "noopener noreferrer", class: "jmaterial-link" }, m.name)))),
+    viewer);
 }
 
 function criterionRow(c, f, canEdit) {
