@@ -261,9 +261,10 @@ def _validate(session, prog: Programme, data: SubmissionInput, sub: ResourceSubm
 
 
 def save(session, prog: Programme, user: User, data: SubmissionInput, *, sub: ResourceSubmission | None = None,
-         submit: bool = False, now: datetime | None = None) -> ResourceSubmission:
+         submit: bool = False, now: datetime | None = None, removed: list[Path] | None = None) -> ResourceSubmission:
     """Create or edit the unit's resource (and submit it with `submit`). Everything is checked
-    before anything is written; refused with ResourceError and field messages."""
+    before anything is written; refused with ResourceError and field messages. The files of
+    removed attachments are appended to `removed`, for the caller to delete after commit."""
     _require_open(prog, now)
     if sub is not None and sub.status not in EDITABLE:
         raise ResourceError("该资源已通过形式审查，不能再修改。", status=409)
@@ -278,6 +279,8 @@ def save(session, prog: Programme, user: User, data: SubmissionInput, *, sub: Re
     sub.description, sub.authors = data.description.strip(), data.authors.strip()
     for a in list(sub.attachments):
         if a.id in data.remove:
+            if a.kind == "file" and removed is not None:
+                removed.append(file_path(a))
             sub.attachments.remove(a)
     session.flush()
     folder = upload_root() / str(prog.id) / str(sub.id)

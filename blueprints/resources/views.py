@@ -48,8 +48,9 @@ def _form(prog, sub=None):
                                deadline=svc.last_day(prog), open=svc.is_open(prog))
     data = _input()
     submit = request.form.get("action") == "submit"
+    removed: list = []
     try:
-        sub = svc.save(db.session, prog, current_user, data, sub=sub, submit=submit)
+        sub = svc.save(db.session, prog, current_user, data, sub=sub, submit=submit, removed=removed)
     except svc.ResourceError as err:
         db.session.rollback()
         flash(err.message, "error")
@@ -58,6 +59,8 @@ def _form(prog, sub=None):
         return render_template("resources/form.html", prog=prog, sub=sub, errors=err.fields, values=values,
                                deadline=svc.last_day(prog), open=svc.is_open(prog)), err.status
     db.session.commit()
+    for path in removed:
+        path.unlink(missing_ok=True)
     flash(_("资源已提交，等待形式审查。") if submit else _("草稿已保存，提交前仍可修改。"), "success")
     return redirect(url_for("resources.detail", pid=prog.id, sid=sub.id))
 

@@ -225,3 +225,29 @@ def test_safe_name_keeps_chinese_and_drops_paths_and_specials():
     assert svc.safe_name("...") == "附件"
     assert svc.safe_name("a\r\nb.pdf") == "a__b.pdf"
     assert len(svc.safe_name("长" * 300 + ".pdf")) == 100
+
+
+def test_editing_replaces_an_attachment_and_its_file_is_deleted(app, w):
+    sub = submit(w, "U11-A", "海报")
+    old = sub.attachments[0]
+    old_path = svc.file_path(old)
+    c = _client(app, "unit-U11-A")
+    resp = _post_form(c, f"/resources/{w.prog.id}/r/{sub.id}/edit",
+                      {"title": "海报（修改）", "category_id": _poster(w).id, "description": "d", "authors": "a",
+                       "remove": str(old.id), "action": "submit"}, files=[("新版.png", PNG)])
+    assert resp.status_code == 302
+    db.session.refresh(sub)
+    assert [a.name for a in sub.attachments] == ["新版.png"] and sub.entry.title == "海报（修改）"
+    assert not old_path.exists() and svc.file_path(sub.attachments[0]).read_bytes() == PNG
+
+
+def test_a_passed_resource_can_no_longer_be_edited(app, w):
+    sub = submit(w, "U11-A", "海报")
+    svc.decide(db.session, w.prog, sub, outcome="pass", failed=[], note="", actor="test")
+    db.session.commit()
+    c = _client(app, "unit-U11-A")
+    resp = _post_form(c, f"/resources/{w.prog.id}/r/{sub.id}/edit",
+                      {"title": "偷偷改", "category_id": _poster(w).id, "action": "draft"})
+    assert resp.status_code == 409 and "已通过形式审查" in resp.get_data(as_text=True)
+    db.session.refresh(sub)
+    assert sub.title == "海报"
