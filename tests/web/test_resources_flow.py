@@ -202,3 +202,20 @@ def test_bad_rules_are_refused(w, field, value):
     with pytest.raises(svc.ResourceError) as err:
         svc.set_rule(db.session, w.prog, **{field: value})
     assert field in err.value.fields
+
+
+def test_demo_builds_resource_submissions_with_pdfs(app, tmp_path):
+    from services.demo import build_demo
+    from services.demo_resources import tiny_pdf
+    app.config["RESOURCE_UPLOAD_DIR"] = str(tmp_path / "uploads")
+    summary = build_demo(db.session, tmp_path / "out", seed=5, scale=0.1)
+    assert "资源申报演示" in summary
+    from models import ResourceSubmission
+    subs = db.session.scalars(select(ResourceSubmission)).all()
+    assert {s.status.value for s in subs} == {"submitted", "returned", "draft"}
+    returned = next(s for s in subs if s.status.value == "returned")
+    assert returned.return_reasons and returned.entry is not None
+    for s in subs:
+        [att] = s.attachments
+        assert svc.file_path(att).read_bytes().startswith(b"%PDF-")
+    assert svc.sniff(tiny_pdf("x")) == "pdf"
