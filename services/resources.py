@@ -568,11 +568,13 @@ def start_preliminary(session, prog: Programme) -> list[Entry]:
     return _carry(session, passed, st)
 
 
-def settings_of(session, prog: Programme) -> ResourceCallSettings:
+def settings_of(session, prog: Programme, *, create: bool = False) -> ResourceCallSettings:
+    """The call's rule; without `create` a missing row is an unsaved empty one (a GET writes nothing)."""
     s = session.get(ResourceCallSettings, prog.id)
     if s is None:
         s = ResourceCallSettings(programme_id=prog.id)
-        session.add(s)
+        if create:
+            session.add(s)
     return s
 
 
@@ -601,7 +603,7 @@ def set_rule(session, prog: Programme, *, shortlist_per_type=None, shortlist_min
             "select_min_score": _number(select_min_score, "select_min_score", errors, integer=False)}
     if errors:
         raise ResourceError("规则有误，未保存：" + "；".join(errors.values()), errors)
-    s = settings_of(session, prog)
+    s = settings_of(session, prog, create=True)
     for k, v in vals.items():
         setattr(s, k, None if v is None else (v if isinstance(v, int) else str(v)))
     session.flush()

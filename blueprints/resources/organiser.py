@@ -95,7 +95,6 @@ def results(pid: int):
     pre = _stage_picks(prog, StageKind.preliminary_review, s.shortlist_per_type, s.shortlist_min_score)
     fin = _stage_picks(prog, StageKind.final_review, s.select_per_type, s.select_min_score)
     pubs = versions(db.session, fin[0].id, "stage") if fin[0] is not None else []
-    db.session.rollback()          # settings_of may have added an empty row: a GET writes nothing
     return render_template("resources/results.html", prog=prog, s=s, pre=pre, fin=fin, pubs=pubs)
 
 
@@ -164,7 +163,6 @@ def selection_xlsx(pid: int):
         db.session.rollback()
         flash(err.message, "error")
         return redirect(url_for("resources.results", pid=pid))
-    db.session.rollback()
     import io
     return send_file(io.BytesIO(build(snap)), mimetype=XLSX, as_attachment=True,
                      download_name=f"{prog.name}-入选名单.xlsx")

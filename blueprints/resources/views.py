@@ -13,11 +13,12 @@ from models import ResourceAttachment
 from services import resources as svc
 
 
-@bp.before_request
-def _upload_limit():
+@bp.url_value_preprocessor
+def _upload_limit(endpoint, values):
     """The app-wide 8 MB body limit is for Excel imports; a resource form carries up to
-    MAX_FILES files of RESOURCE_MAX_FILE_MB each (each file is checked again in the service)."""
-    if request.endpoint in ("resources.new", "resources.edit"):
+    MAX_FILES files of RESOURCE_MAX_FILE_MB each (each file is checked again in the service).
+    Set here, not in before_request: the CSRF check (an app before_request) reads the body first."""
+    if endpoint in ("resources.new", "resources.edit"):
         request.max_content_length = svc.MAX_FILES * svc.max_file_bytes() + 1024 * 1024
 
 

@@ -251,3 +251,14 @@ def test_a_passed_resource_can_no_longer_be_edited(app, w):
     assert resp.status_code == 409 and "已通过形式审查" in resp.get_data(as_text=True)
     db.session.refresh(sub)
     assert sub.title == "海报"
+
+
+def test_a_file_above_the_apps_8_mb_body_limit_but_within_20_mb_is_accepted(app, w):
+    c = _client(app, "unit-U11-A")
+    big = PDF + b"0" * (9 * 1024 * 1024)
+    resp = _post_form(c, f"/resources/{w.prog.id}/new",
+                      {"title": "高清海报", "category_id": _poster(w).id, "description": "d", "authors": "a",
+                       "action": "submit"}, files=[("高清.pdf", big)])
+    assert resp.status_code == 302, resp.status_code
+    sub = db.session.scalar(select(ResourceSubmission))
+    assert sub.attachments[0].size == len(big)
