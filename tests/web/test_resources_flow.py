@@ -219,3 +219,28 @@ def test_demo_builds_resource_submissions_with_pdfs(app, tmp_path):
         [att] = s.attachments
         assert svc.file_path(att).read_bytes().startswith(b"%PDF-")
     assert svc.sniff(tiny_pdf("x")) == "pdf"
+
+
+def test_organiser_overview_counts_per_type_and_status_and_oversight_reads_only(app, w, organiser):
+    from tests.conftest import make_user
+    submit(w, "U11-A", "北京海报")
+    sub = submit(w, "U31-A", "上海课程", category="course")
+    svc.decide(db.session, w.prog, sub, outcome="return", failed=["originality"], note="", actor="test")
+    db.session.commit()
+    org = _client(app, "organiser")
+    assert w.prog.name in org.get("/resources/calls/").get_data(as_text=True)
+    page = org.get(f"/resources/{w.prog.id}/").get_data(as_text=True)
+    table = page.split('id="overview"')[1].split("</table>")[0]
+    poster = table.split("科普海报")[1].split("</tr>")[0]
+    course = table.split("科学课程")[1].split("</tr>")[0]
+    assert poster.count('class="num">1<') == 1 and course.count('class="num">1<') == 1
+    assert "北京海报" in page and "上海课程" in page and "退回修改" in page
+    make_user("oversight", "oversight")
+    ov = _client(app, "oversight")
+    ov_page = ov.get(f"/resources/{w.prog.id}/results")
+    assert ov_page.status_code == 200 and "保存规则" not in ov_page.get_data(as_text=True)
+    token = csrf_from(ov_page.get_data(as_text=True))
+    assert ov.post(f"/resources/{w.prog.id}/rule", data={"csrf_token": token, "select_per_type": "3"}).status_code == 403
+    assert db.session.get(svc.ResourceCallSettings, w.prog.id) is None
+    unit = _client(app, "unit-U11-A")
+    assert unit.get(f"/resources/{w.prog.id}/").status_code == 403
