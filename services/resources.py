@@ -10,7 +10,7 @@ A unit contact drafts a `ResourceSubmission` and submits it before the deadline:
 deadline and goes back to the queue. `start_preliminary` copies the entries of passed resources
 into 初评 (the promotion copy of services.results), where services.assignment gives each r
 reviewers avoiding their unit and province and reviewers score on the judge screen. `shortlist`
-carries the top N per type (or those above a threshold) into 终评; `selection` applies the
+carries the top N per type (or those above a threshold) into 终评; `selection_snapshot` applies the
 organiser's quota per type or threshold to the final results. A vetoed resource (一票否决 on 科学性)
 is never ranked, so never shortlisted or selected, whatever its other marks.
 
@@ -476,7 +476,7 @@ def published_selection(session, prog: Programme) -> set[int] | None:
     pub = latest_final(session, final)
     if pub is None:
         return None
-    ids = [r["entry_id"] for r in snapshot_rows(pub.snapshot) if r.get("promotion") == "promoted"]
+    ids = [r["entry_id"] for r in snapshot_rows(pub.snapshot) if r.get("selected")]
     roots = set()
     for eid in ids:
         e = session.get(Entry, eid)
@@ -681,9 +681,11 @@ def shortlist(session, prog: Programme, *, force_reason: str | None = None) -> l
     return _carry(session, chosen, fin)
 
 
-def selection_snapshot(session, prog: Programme) -> dict[str, Any]:
-    """The final results as a publication snapshot with the selected rows marked `promoted`
-    (the 入选证书 go to those rows) and the unit as the holder."""
+def selection_snapshot(session, prog: Programme, *, only_selected: bool = True) -> dict[str, Any]:
+    """The final results as a publication snapshot (services.results.snapshot's shape): the
+    selected rows carry the award 入选 (what the public page shows and the 入选证书 name) and
+    `selected`; the unit is the holder. The published 入选名单 lists the selected rows only;
+    `only_selected=False` keeps every row with its reasons (the organiser's Excel)."""
     from services.results import snapshot
     fin = stage_of(prog, StageKind.final_review)
     s = settings_of(session, prog)
@@ -697,9 +699,12 @@ def selection_snapshot(session, prog: Programme) -> dict[str, Any]:
         cat["rule"] = rules.get(cat["id"], "")
         for group in cat["groups"]:
             for row in group["rows"]:
-                row["promotion"] = "promoted" if row["entry_id"] in chosen else None
                 row["selected"] = row["entry_id"] in chosen
+                row["promotion"] = None
+                row["award"] = {"id": "selected", "name": "入选"} if row["selected"] else None
                 row["contestant"] = row["unit"]
+            if only_selected:
+                group["rows"] = [r for r in group["rows"] if r["selected"]]
     snap["kind"] = "resource_selection"
     return snap
 

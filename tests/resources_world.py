@@ -3,7 +3,7 @@ six reviewers (two in the same province as museums), the 形式审查 deadline i
 helpers to submit, pass, review and score resources."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from types import SimpleNamespace
 
 from extensions import db

@@ -158,7 +158,7 @@ def selection_xlsx(pid: int):
     from documents.resource_excel import selection_xlsx as build
     prog = call_or_404(pid)
     try:
-        snap = svc.selection_snapshot(db.session, prog)
+        snap = svc.selection_snapshot(db.session, prog, only_selected=False)
     except svc.ResourceError as err:
         db.session.rollback()
         flash(err.message, "error")

@@ -2,7 +2,7 @@
 units, organisers and assigned reviewers share."""
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, render_template, request, send_file, session, url_for
+from flask import abort, flash, redirect, render_template, request, send_file, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 

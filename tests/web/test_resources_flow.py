@@ -160,9 +160,11 @@ def test_shortlist_by_quota_per_type_then_selection_published_with_certificates_
             score(w.fin, e, j, 0.85 if e.title == "广东海报" else 0.8)
     resp = org.post(f"/resources/{w.prog.id}/selection/publication", data={"csrf_token": csrf_from(page)})
     assert resp.status_code == 302, resp.get_data(as_text=True)
+    draft_page = org.get(resp.headers["Location"])
+    assert draft_page.status_code == 200 and "广东海报" in draft_page.get_data(as_text=True)
     pub = pubs.latest(db.session, w.fin.id, "stage")
-    selected = [r["title"] for r in pubs.snapshot_rows(pub.snapshot) if r["promotion"] == "promoted"]
-    assert selected == ["广东海报"]
+    listed = [(r["title"], r["award"]["name"]) for r in pubs.snapshot_rows(pub.snapshot)]
+    assert listed == [("广东海报", "入选")]              # the 入选名单 lists the selected resources only
     xlsx = org.get(f"/resources/{w.prog.id}/selection.xlsx")
     ws = load_workbook(io.BytesIO(xlsx.data)).active
     values = [[c.value for c in row] for row in ws.iter_rows(min_row=4)]
