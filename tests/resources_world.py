@@ -10,11 +10,12 @@ from extensions import db
 from models import Judge, JudgeToken, Panel, PanelMember, PanelRole, Person, Unit, ensure_provinces
 from models.base import beijing_today
 from services import resources as svc
+from services.demo_resources import tiny_pdf
 from services import sheets
 from services.programme_templates import create_from_template
 from tests.conftest import make_user
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = tiny_pdf("Light refraction poster")
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 32
 

@@ -240,7 +240,7 @@ def _screen_strings() -> dict[str, str]:
         "logout_unsent": _("还有 %(n)s 份评分未发送。退出后它们仍保存在本设备，下次用同一评委卡进入时自动发送。确定退出？",
                            n="{n}"),
         "field_error": _("此项有误"),
-        "materials": _("作品材料"),
+        "materials": _("作品材料"), "close_material": _("关闭材料"),
     }
 
 

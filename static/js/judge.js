@@ -290,6 +290,7 @@ async function select(entryId, { scroll = false } = {}) {
   // marks not yet saved and re-render under the judge's finger.
   if (state.selected === entryId && state.form && state.form.entryId === entryId) return;
   if (state.form && state.form.entryId !== entryId) await autosave();
+  if (state.selected !== entryId) closeMaterial();
   state.selected = entryId;
   state.form = null;
   state.message = null;
@@ -375,23 +376,39 @@ function renderSheet() {
   renderSheetState();
 }
 
-/** The resource's files (opened in a viewer inside the pane, next to the rubric) and video links. */
+/** The resource's files and video links. A file opens in a viewer that takes the place of the
+    entry list, so the PDF or image sits beside the rubric (one column on narrow screens). */
 function materialsBlock(e) {
   const items = MATERIALS[String(e.id)];
   if (!items || !items.length) return null;
-  const viewer = el("iframe", { class: "jviewer", id: "material-viewer", title: t("materials"), hidden: true });
-  const open = (ev, m) => {
-    ev.preventDefault();
-    viewer.hidden = false;
-    viewer.src = m.url;
-  };
   return el("details", { class: "jmaterials", id: "materials-panel", open: true },
     el("summary", { text: t("materials") }),
     el("ul", { class: "jmaterial-list" }, items.map((m) => el("li", {},
       m.kind === "file"
-        ? el("a", { href: m.url, class: "jmaterial", "data-material": m.id, onclick: (ev) => open(ev, m) }, m.name)
-        : el("a", { href: m.url, target: "_blank", rel: "noopener noreferrer", class: "jmaterial-link" }, m.name)))),
-    viewer);
+        ? el("a", { href: m.url, class: "jmaterial", "data-material": m.id,
+                    onclick: (ev) => { ev.preventDefault(); openMaterial(m); } }, m.name)
+        : el("a", { href: m.url, target: "_blank", rel: "noopener noreferrer", class: "jmaterial-link" }, m.name)))));
+}
+
+function openMaterial(m) {
+  let side = document.getElementById("material-side");
+  if (!side) {
+    side = el("aside", { class: "jmaterial-side", id: "material-side", "aria-label": t("materials") },
+      el("div", { class: "jmaterial-bar" },
+        el("strong", { class: "jmaterial-name", id: "material-name" }),
+        el("button", { type: "button", class: "jbutton", id: "material-close", onclick: closeMaterial }, t("close_material"))),
+      el("iframe", { class: "jviewer", id: "material-viewer", title: t("materials") }));
+    document.querySelector(".jsplit").prepend(side);
+  }
+  document.getElementById("material-name").textContent = m.name;
+  document.getElementById("material-viewer").src = m.url;
+  root.classList.add("viewing");
+}
+
+function closeMaterial() {
+  const side = document.getElementById("material-side");
+  if (side) side.remove();
+  root.classList.remove("viewing");
 }
 
 function criterionRow(c, f, canEdit) {

@@ -3,6 +3,8 @@ authors, a PDF) and sees it listed as 已提交; once it passed the format check
 assigned in 初评, the reviewer's scoring screen shows the PDF beside the rubric."""
 from __future__ import annotations
 
+import os
+
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -57,9 +59,17 @@ def test_contact_submits_a_pdf_and_the_assigned_reviewer_sees_it_beside_the_rubr
         viewer = jp.locator("#material-viewer")
         expect(viewer).to_be_visible()
         assert viewer.get_attribute("src").endswith(f"/resources/files/{sub.attachments[0].id}")
-        expect(jp.locator(".jcriteria")).to_be_visible()          # the rubric stays on the same screen
-        box_v, box_r = viewer.bounding_box(), jp.locator(".jcriteria").bounding_box()
-        assert box_v["width"] > 300 and box_r["width"] > 300
+        expect(jp.locator("#entry-list")).to_be_hidden()           # the file takes the list's place
+        criteria = jp.locator(".jcriteria")
+        expect(criteria).to_be_visible()
+        box_v, box_r = viewer.bounding_box(), criteria.bounding_box()
+        assert box_v["x"] + box_v["width"] <= box_r["x"] + 1          # side by side: file left, rubric right
+        assert box_v["width"] > 400 and box_r["width"] > 400 and box_v["y"] < 768 and box_r["y"] < 768
+        if os.environ.get("SHOT_DIR"):          # for a look by eye: SHOT_DIR=/tmp/shots pytest ...
+            jp.screenshot(path=os.path.join(os.environ["SHOT_DIR"], "resource-materials.png"))
+        jp.click("#material-close")
+        expect(jp.locator("#entry-list")).to_be_visible()
+        expect(viewer).to_have_count(0)
         resp = jp.request.get(f"{live_server}/resources/files/{sub.attachments[0].id}")
         assert resp.status == 200 and resp.body() == PDF
     finally:
