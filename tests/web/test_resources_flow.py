@@ -246,3 +246,23 @@ def test_organiser_overview_counts_per_type_and_status_and_oversight_reads_only(
     assert db.session.get(svc.ResourceCallSettings, w.prog.id) is None
     unit = _client(app, "unit-U11-A")
     assert unit.get(f"/resources/{w.prog.id}/").status_code == 403
+
+
+def test_final_panel_majority_scientific_error_rejects_the_best_marked_resource(w):
+    _scored_preliminary(w)
+    svc.set_rule(db.session, w.prog, shortlist_per_type="3", select_per_type="1")
+    finals = svc.shortlist(db.session, w.prog)
+    db.session.commit()
+    assert sorted(e.title for e in finals) == ["北京海报", "广东海报", "深圳海报"]
+    judges = [w.reviewers[i] for i in (2, 3, 4)]
+    panel(w, w.fin, judges)
+    for e in finals:
+        for k, j in enumerate(judges):
+            flagged = e.title == "北京海报" and k < 2            # two of three: the panel's majority
+            score(w.fin, e, j, 0.95 if e.title == "北京海报" else 0.8 if e.title == "广东海报" else 0.7,
+                  flags=["scientific_error"] if flagged else (), comment="图中地球公转方向画反" if flagged else "")
+    snap = svc.selection_snapshot(db.session, w.prog, only_selected=False)
+    rows = {r["title"]: r for r in pubs.snapshot_rows(snap)}
+    assert rows["北京海报"]["status"] == "disqualified" and not rows["北京海报"]["selected"]
+    assert rows["北京海报"]["reasons"]                          # the veto is shown with its reason
+    assert [t for t, r in rows.items() if r["selected"]] == ["广东海报"]
