@@ -412,15 +412,23 @@ def can_view(session, sub: ResourceSubmission, user: User | None, judge_token=No
 
 
 def attachments_for_entries(session, entries: Iterable[Entry]) -> dict[int, list[ResourceAttachment]]:
-    """entry id -> the attachments of the resource behind it (resource entries only)."""
-    out = {}
-    for e in entries:
-        if e.kind != "resource":
-            continue
-        sub = submission_for_entry(session, e)
-        if sub is not None:
-            out[e.id] = list(sub.attachments)
-    return out
+    """entry id -> the attachments of the resource behind it (resource entries only). One query
+    per stage of ancestry and one for the submissions, however many entries (a judge's list)."""
+    from sqlalchemy.orm import selectinload
+    root_of = {e.id: e for e in entries if e.kind == "resource"}
+    for _ in range(10):                       # a programme has a handful of stages
+        up = {eid: e.source_entry_id for eid, e in root_of.items() if e.source_entry_id is not None}
+        if not up:
+            break
+        parents = {p.id: p for p in session.scalars(select(Entry).where(Entry.id.in_(set(up.values()))))}
+        for eid, pid in up.items():
+            root_of[eid] = parents[pid]
+    if not root_of:
+        return {}
+    subs = {s.entry_id: s for s in session.scalars(
+        select(ResourceSubmission).where(ResourceSubmission.entry_id.in_({r.id for r in root_of.values()}))
+        .options(selectinload(ResourceSubmission.attachments)))}
+    return {eid: list(subs[r.id].attachments) for eid, r in root_of.items() if r.id in subs}
 
 
 def materials_for(session, entry_ids: list[int]) -> dict[str, list[dict]]:

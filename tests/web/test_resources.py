@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import func, select
 
 from extensions import db
-from models import Entry, ResourceAttachment, ResourceSubmission
+from models import Entry, PanelMember, ResourceAttachment, ResourceSubmission
 from models.base import BEIJING
 from services import resources as svc
 from tests.conftest import csrf_from, login, make_user
-from tests.resources_world import JPEG, PDF, PNG, assign, build_call, submit, token
+from tests.resources_world import JPEG, PDF, PNG, assign, build_call, panel, submit, token
 
 
 @pytest.fixture
@@ -262,3 +262,23 @@ def test_a_file_above_the_apps_8_mb_body_limit_but_within_20_mb_is_accepted(app,
     assert resp.status_code == 302, resp.status_code
     sub = db.session.scalar(select(ResourceSubmission))
     assert sub.attachments[0].size == len(big)
+
+
+def test_the_final_panel_sees_the_files_of_a_shortlisted_resource(app, w):
+    sub = submit(w, "U11-A", "北京的海报")
+    svc.decide(db.session, w.prog, sub, outcome="pass", failed=[], note="", actor="test")
+    [pre] = svc.start_preliminary(db.session, w.prog)
+    [fin] = svc._carry(db.session, [pre], w.fin)           # as the shortlist does
+    db.session.commit()
+    panel(w, w.fin, w.reviewers[2:5])
+    att = sub.attachments[0]
+    j = app.test_client()
+    j.get(f"/j/{token(w.reviewers[3], w.fin)}")
+    assert f"/resources/files/{att.id}" in j.get("/judge/").get_data(as_text=True)
+    assert j.get(f"/resources/files/{att.id}").data == PDF
+    beijing = w.reviewers[0]                                # on the panel, but 北京 like the resource
+    db.session.add(PanelMember(panel_id=db.session.scalar(select(PanelMember.panel_id)), judge_id=beijing.id))
+    db.session.commit()
+    same_province = app.test_client()
+    same_province.get(f"/j/{token(beijing, w.fin)}")
+    assert same_province.get(f"/resources/files/{att.id}").status_code == 404
