@@ -22,6 +22,15 @@ def _upload_limit(endpoint, values):
         request.max_content_length = svc.MAX_FILES * svc.max_file_bytes() + 1024 * 1024
 
 
+@bp.errorhandler(413)
+def _too_large(e):
+    """Over the whole form's limit: say the per-file rule, not the app's import limit."""
+    mb = svc.max_file_bytes() // (1024 * 1024)
+    return render_template("errors/error.html", code=413, message=_(
+        "上传的内容太大：每个文件不超过 %(mb)s MB，一次最多 %(n)s 个文件。您的申报没有保存，请返回后重试。",
+        mb=mb, n=svc.MAX_FILES)), 413
+
+
 @bp.get("/resources/")
 @contact_only
 def unit_home():

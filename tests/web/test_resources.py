@@ -282,3 +282,24 @@ def test_the_final_panel_sees_the_files_of_a_shortlisted_resource(app, w):
     same_province = app.test_client()
     same_province.get(f"/j/{token(beijing, w.fin)}")
     assert same_province.get(f"/resources/files/{att.id}").status_code == 404
+
+
+def test_a_form_over_the_whole_upload_limit_gets_the_per_file_rule(app, w):
+    app.config["RESOURCE_MAX_FILE_MB"] = 1                     # the form may carry 10 × 1 MB + 1 MB
+    c = _client(app, "unit-U11-A")
+    resp = _post_form(c, f"/resources/{w.prog.id}/new",
+                      {"title": "太大", "category_id": _poster(w).id, "action": "draft"},
+                      files=[("big.pdf", PDF + b"0" * (12 * 1024 * 1024))])
+    text = resp.get_data(as_text=True)
+    assert resp.status_code == 413 and "每个文件不超过 1 MB" in text and "8 MB" not in text
+    assert _count(ResourceSubmission) == 0
+
+
+def test_a_judge_account_assigned_to_the_resource_sees_the_file(app, w):
+    sub = submit(w, "U11-A", "北京的海报")
+    svc.decide(db.session, w.prog, sub, outcome="pass", failed=[], note="", actor="test")
+    [entry] = svc.start_preliminary(db.session, w.prog)
+    db.session.commit()
+    assign(w, w.pre, [w.reviewers[2]], [entry])
+    make_user("judge", "judge-acct", judge_id=w.reviewers[2].id)
+    assert _client(app, "judge-acct").get(f"/resources/files/{sub.attachments[0].id}").data == PDF
