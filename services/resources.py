@@ -40,7 +40,7 @@ from typing import Any, Iterable
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from models import (Category, Entry, FormatCheckDecision, Programme, ProgrammeKind, ResourceAttachment,
                     ResourceCallSettings, ResourceStatus, ResourceSubmission, Stage, StageKind, Unit, User)
@@ -538,11 +538,17 @@ def decide(session, prog: Programme, sub: ResourceSubmission, *, outcome: str, f
     else:
         raise ResourceError("请选择通过或退回修改。")
     reasons = [items[f].fail_reason.zh for f in failed] + ([note] if note else [])
+    # Conditional on the status read above: of two organisers deciding at once, one wins.
+    done = session.execute(update(ResourceSubmission).where(
+        ResourceSubmission.id == sub.id, ResourceSubmission.status == ResourceStatus.submitted).values(
+        status=ResourceStatus.passed if outcome == "pass" else ResourceStatus.returned,
+        return_reasons=reasons or None, updated_at=utcnow()).execution_options(synchronize_session=False))
+    if done.rowcount != 1:
+        raise ResourceError("该资源刚刚已被其他审查人处理或被单位撤回，请刷新页面。", status=409)
+    session.refresh(sub)
     d = FormatCheckDecision(submission_id=sub.id, outcome=outcome, failed_items=failed, reasons=reasons,
                             note=note, decided_by=actor)
     session.add(d)
-    sub.return_reasons = reasons or None
-    sub.status = ResourceStatus.passed if outcome == "pass" else ResourceStatus.returned
     session.flush()
     return d
 

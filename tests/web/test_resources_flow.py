@@ -266,3 +266,15 @@ def test_final_panel_majority_scientific_error_rejects_the_best_marked_resource(
     assert rows["北京海报"]["status"] == "disqualified" and not rows["北京海报"]["selected"]
     assert rows["北京海报"]["reasons"]                          # the veto is shown with its reason
     assert [t for t, r in rows.items() if r["selected"]] == ["广东海报"]
+
+
+def test_a_decision_on_a_resource_someone_else_just_decided_is_refused(w):
+    from sqlalchemy import update as sa_update
+    from models import ResourceStatus, ResourceSubmission
+    sub = submit(w, "U11-A", "海报")
+    stale = db.session.get(ResourceSubmission, sub.id)
+    db.session.execute(sa_update(ResourceSubmission).where(ResourceSubmission.id == sub.id)
+                       .values(status=ResourceStatus.returned).execution_options(synchronize_session=False))
+    with pytest.raises(svc.ResourceError, match="其他审查人"):
+        svc.decide(db.session, w.prog, stale, outcome="pass", failed=[], note="", actor="test")
+    assert svc.decisions_of(db.session, sub) == []
