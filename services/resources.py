@@ -271,6 +271,8 @@ def save(session, prog: Programme, user: User, data: SubmissionInput, *, sub: Re
     errors, cat, files, links = _validate(session, prog, data, sub, submit)
     if errors:
         raise ResourceError("提交的内容有误，未保存，请按提示修改：" + "；".join(errors.values()), errors)
+    if submit:
+        _format_stage(prog)               # refuse before any file is written
     if sub is None:
         sub = ResourceSubmission(programme_id=prog.id, unit_id=user.unit_id, created_by=user.id,
                                  status=ResourceStatus.draft)
@@ -300,10 +302,15 @@ def save(session, prog: Programme, user: User, data: SubmissionInput, *, sub: Re
     return sub
 
 
-def _submit(session, prog: Programme, sub: ResourceSubmission, now: datetime | None) -> None:
+def _format_stage(prog: Programme) -> Stage:
     stage = stage_of(prog, StageKind.format_check)
     if stage is None:
         raise ResourceError("本次征集没有形式审查阶段，请联系组织方。", status=409)
+    return stage
+
+
+def _submit(session, prog: Programme, sub: ResourceSubmission, now: datetime | None) -> None:
+    stage = _format_stage(prog)
     unit = session.get(Unit, sub.unit_id)
     if sub.entry is None:
         sub.entry = Entry(stage_id=stage.id, category_id=sub.category_id, external_id=f"RS{sub.id:06d}",
