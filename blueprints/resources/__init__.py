@@ -5,4 +5,4 @@ from flask import Blueprint
 
 bp = Blueprint("resources", __name__)
 
-from blueprints.resources import views, organiser  # noqa: E402,F401
+from blueprints.resources import views, organiser, panel  # noqa: E402,F401

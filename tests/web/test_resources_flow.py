@@ -18,7 +18,7 @@ from services import publication as pubs
 from services import resources as svc
 from services.assignment import run_reviews
 from tests.conftest import csrf_from, login
-from tests.resources_world import assign, build_call, panel, pass_all, score, submit
+from tests.resources_world import assign, build_call, panel, pass_all, score, submit, token
 
 
 @pytest.fixture
@@ -278,3 +278,29 @@ def test_a_decision_on_a_resource_someone_else_just_decided_is_refused(w):
     with pytest.raises(svc.ResourceError, match="其他审查人"):
         svc.decide(db.session, w.prog, stale, outcome="pass", failed=[], note="", actor="test")
     assert svc.decisions_of(db.session, sub) == []
+
+
+def test_the_format_check_panel_returns_a_resource_with_reasons_and_others_cannot(app, w):
+    sub = submit(w, "U11-A", "带馆徽的海报")
+    member, outsider = w.reviewers[2], w.reviewers[3]
+    panel(w, w.check, [member])
+    j = app.test_client()
+    j.get(f"/j/{token(member, w.check)}")
+    assert "带馆徽的海报" in j.get("/resources/check/").get_data(as_text=True)
+    page = j.get(f"/resources/check/{sub.id}").get_data(as_text=True)
+    assert f"/resources/files/{sub.attachments[0].id}" in page
+    resp = j.post(f"/resources/check/{sub.id}", data={"csrf_token": csrf_from(page), "outcome": "return",
+                                                     "failed": ["anonymous"], "note": ""})
+    assert resp.status_code == 302
+    db.session.refresh(sub)
+    assert sub.status.value == "returned" and "匿名评审" in sub.return_reasons[0]
+    assert svc.decisions_of(db.session, sub)[0].decided_by.startswith(f"评委 {member.external_id}")
+    sub2 = submit(w, "U31-A", "上海海报")
+    k = app.test_client()                                   # not on the format-check panel
+    k.get(f"/j/{token(outsider, w.check)}")
+    assert "上海海报" not in k.get("/resources/check/").get_data(as_text=True)
+    assert k.get(f"/resources/check/{sub2.id}").status_code == 404
+    m = app.test_client()                                   # a card for another stage
+    m.get(f"/j/{token(member, w.pre)}")
+    assert m.get("/resources/check/").status_code == 404
+    assert app.test_client().get("/resources/check/").status_code == 401
