@@ -3,6 +3,8 @@ queue and decisions, the start of 初评, the shortlist into 终评, the selecti
 and the Excel list. Assignment, judging and stage results use the common admin pages."""
 from __future__ import annotations
 
+import io
+
 from flask import flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
@@ -163,6 +165,5 @@ def selection_xlsx(pid: int):
         db.session.rollback()
         flash(err.message, "error")
         return redirect(url_for("resources.results", pid=pid))
-    import io
     return send_file(io.BytesIO(build(snap)), mimetype=XLSX, as_attachment=True,
                      download_name=f"{prog.name}-入选名单.xlsx")
