@@ -209,7 +209,6 @@ def test_bad_rules_are_refused(w, field, value):
 def test_demo_builds_resource_submissions_with_pdfs(app, tmp_path):
     from services.demo import build_demo
     from services.demo_resources import tiny_pdf
-    app.config["RESOURCE_UPLOAD_DIR"] = str(tmp_path / "uploads")
     summary = build_demo(db.session, tmp_path / "out", seed=5, scale=0.1)
     assert "资源申报演示" in summary
     from models import ResourceSubmission
