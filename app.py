@@ -131,6 +131,7 @@ def create_app(config: dict | None = None) -> Flask:
     from blueprints.public import bp as public_bp
     from blueprints.training import bp as training_bp
     from blueprints.awards import bp as awards_bp
+    from blueprints.resources import bp as resources_bp
     app.register_blueprint(auth_bp)
     app.register_blueprint(judge_bp)
     app.register_blueprint(chief_bp)
@@ -139,6 +140,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(training_bp)
     app.register_blueprint(awards_bp)
+    app.register_blueprint(resources_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
 
     @app.get("/")

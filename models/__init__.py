@@ -16,3 +16,5 @@ from models.ratelimit import RateLimitHit  # noqa: F401
 from models.training import (AttendanceMark, AttendanceStatus, CheckinCode, ComponentMark, Half,  # noqa: F401
                              LeaveRequest, LeaveStatus, Trainee, TrainingSlot)
 from models.activities import ActivityReport, ActivityReportEvent  # noqa: F401
+from models.resources import (FormatCheckDecision, ResourceAttachment, ResourceCallSettings,  # noqa: F401
+                              ResourceStatus, ResourceSubmission)

@@ -920,6 +920,8 @@ def build_demo(session, out_dir: Path, seed: int = 2024, base_url: str = "http:/
         from services.demo_training import finish_training
         trained = finish_training(session, b, seed, base_url)
         summary += "\n" + trained.summary()
+        from services.demo_resources import add_submissions
+        summary += "\n" + add_submissions(session, b.year, seed)
         session.commit()
     except BaseException:
         session.rollback()

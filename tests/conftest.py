@@ -52,6 +52,7 @@ def app(tmp_path):
         "TESTING": True,
         "SECRET_KEY": "test-secret-key-not-for-production",
         "SQLALCHEMY_DATABASE_URI": _database_url(tmp_path),
+        "RESOURCE_UPLOAD_DIR": str(tmp_path / "uploads"),   # never the developer's instance/uploads
     })
     app.test_client_class = IsolatedClient
     with app.app_context():

@@ -92,6 +92,8 @@ def set_language(code: str):
 def home():
     if current_user.role in (Role.organiser, Role.oversight):
         return redirect(url_for("admin.index"))
+    if current_user.role == Role.unit_contact:
+        return redirect(url_for("resources.unit_home"))
     return render_template("auth/home.html")
 
 

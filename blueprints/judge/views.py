@@ -163,8 +163,15 @@ def home():
         groups[-1][1].append(e)
     return render_template("judge/home.html", overview=overview, groups=groups, total=len(entries),
                            recused=recused, declared_none=request.args.get("declared") == "none",
-                           i18n=_screen_strings(),
+                           i18n=_screen_strings(), materials=_materials(entries),
                            scope=f"{js.judge.id}-{js.stage.id}")
+
+
+def _materials(entries: list[dict]) -> dict[str, list[dict]]:
+    """The files and links of the resource entries the judge may score (services.resources)."""
+    from services.resources import materials_for
+    ids = [e["id"] for e in entries if not e["recusal"] and not e["withdrawn"]]
+    return materials_for(db.session, ids)
 
 
 #: Where the service worker lives: its default scope is /judge/, which covers every judge page.
@@ -233,6 +240,7 @@ def _screen_strings() -> dict[str, str]:
         "logout_unsent": _("还有 %(n)s 份评分未发送。退出后它们仍保存在本设备，下次用同一评委卡进入时自动发送。确定退出？",
                            n="{n}"),
         "field_error": _("此项有误"),
+        "materials": _("作品材料"), "close_material": _("关闭材料"),
     }
 
 

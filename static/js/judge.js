@@ -11,6 +11,8 @@ import { Outbox, uuid } from "./judge-outbox.js";
 
 const root = document.getElementById("judge-app");
 const T = JSON.parse(document.getElementById("i18n").textContent);
+// Resource entries: the files and links of the resource, shown beside the rubric (entry id -> list).
+const MATERIALS = JSON.parse((document.getElementById("materials") || {}).textContent || "{}");
 const cfg = {
   scope: root.dataset.scope,
   entriesUrl: root.dataset.entriesUrl,
@@ -288,6 +290,7 @@ async function select(entryId, { scroll = false } = {}) {
   // marks not yet saved and re-render under the judge's finger.
   if (state.selected === entryId && state.form && state.form.entryId === entryId) return;
   if (state.form && state.form.entryId !== entryId) await autosave();
+  if (state.selected !== entryId) closeMaterial();
   state.selected = entryId;
   state.form = null;
   state.message = null;
@@ -334,7 +337,7 @@ function renderSheet() {
       el("h2", { class: "title", text: e.title }),
       el("span", { class: "meta", text: [e.category.name, e.contestant, e.unit].filter(Boolean).join(" · ") })),
     badge(e));
-  const parts = [head, el("p", { class: "jsheet-state", id: "sheet-state", role: "status" })];
+  const parts = [head, el("p", { class: "jsheet-state", id: "sheet-state", role: "status" }), materialsBlock(e)];
   if (e.withdrawn || e.recusal || !rub) {
     parts.push(el("p", { class: "jnotice warn", text: e.withdrawn ? t("withdrawn_note") : e.recusal
       ? `${t("recused_note")} ${e.recusal}` : t("rubric_problem", { r: e.rubric_problem || "" }) }));
@@ -371,6 +374,41 @@ function renderSheet() {
   const article = el("article", { class: `jsheet${canEdit ? "" : " readonly"}`, "data-entry": e.id }, parts);
   pane.replaceChildren(article);
   renderSheetState();
+}
+
+/** The resource's files and video links. A file opens in a viewer that takes the place of the
+    entry list, so the PDF or image sits beside the rubric (one column on narrow screens). */
+function materialsBlock(e) {
+  const items = MATERIALS[String(e.id)];
+  if (!items || !items.length) return null;
+  return el("details", { class: "jmaterials", id: "materials-panel", open: true },
+    el("summary", { text: t("materials") }),
+    el("ul", { class: "jmaterial-list" }, items.map((m) => el("li", {},
+      m.kind === "file"
+        ? el("a", { href: m.url, class: "jmaterial", "data-material": m.id,
+                    onclick: (ev) => { ev.preventDefault(); openMaterial(m); } }, m.name)
+        : el("a", { href: m.url, target: "_blank", rel: "noopener noreferrer", class: "jmaterial-link" }, m.name)))));
+}
+
+function openMaterial(m) {
+  let side = document.getElementById("material-side");
+  if (!side) {
+    side = el("aside", { class: "jmaterial-side", id: "material-side", "aria-label": t("materials") },
+      el("div", { class: "jmaterial-bar" },
+        el("strong", { class: "jmaterial-name", id: "material-name" }),
+        el("button", { type: "button", class: "jbutton", id: "material-close", onclick: closeMaterial }, t("close_material"))),
+      el("iframe", { class: "jviewer", id: "material-viewer", title: t("materials") }));
+    document.querySelector(".jsplit").prepend(side);
+  }
+  document.getElementById("material-name").textContent = m.name;
+  document.getElementById("material-viewer").src = m.url;
+  root.classList.add("viewing");
+}
+
+function closeMaterial() {
+  const side = document.getElementById("material-side");
+  if (side) side.remove();
+  root.classList.remove("viewing");
 }
 
 function criterionRow(c, f, canEdit) {
