@@ -72,6 +72,14 @@ CONSOLE_JSON = _row(401, 403, 403, 403, "ok", "ok", 403, chief_token="ok")
 CONSOLE_WRITE = _row(401, 403, 403, 403, 403, "ok", 403, chief_token="ok")   # oversight never writes
 ORG_READ_CONSOLE = _row("login", 403, 403, 403, "ok", "ok", 403)  # the audit log: not even the chief
 JUDGE_PAGE = _row(401, "ok", 401, 401, 401, 401, 401)             # judge tablet pages: token session only
+CONTACT = _row("login", "login", 403, 403, 403, 403, "ok")        # unit contacts only (their own unit)
+REPORTERS = _row("login", "login", 403, 403, 403, "ok", "ok")     # activity reports: organisers and contacts
+# A resource and its files: its own unit's contacts, organisers and oversight; anyone else
+# (judges not expected on it, strangers) meets 404, so its existence is not revealed.
+RESOURCE_READ = _row(404, 404, 404, 404, "ok", "ok", "ok")
+# The 形式审查 panel pages: only a judge card of a 形式审查 stage; the regional card used here
+# is a card of another stage (404), a login is no judge card (401).
+FORMAT_PANEL = _row(401, 404, 401, 401, 401, 401, 401)
 
 POLICY: dict[str, dict[str, str]] = {
     # -- organisers (admin blueprint): organisers everything, oversight reads --------------
@@ -123,6 +131,24 @@ POLICY: dict[str, dict[str, str]] = {
         "all_present", "create_outcome_publication", "decide", "issue_code", "leave", "mark", "marks",
         "trainee_status")},
     "training.checkin GET": PUBLIC, "training.checkin POST": PUBLIC,
+    # -- activity reports and year-end awards: contacts report for their own unit (organisers
+    # for any unit); organisers manage the dashboard and the awards, oversight reads them --------
+    "awards.index GET": _row("login", "login", 403, 403, "ok", "ok", "ok"),
+    "awards.report GET": REPORTERS, "awards.save_report POST": REPORTERS,
+    **{f"awards.{ep} GET": ORG_READ for ep in ("dashboard", "dashboard_xlsx", "overview")},
+    **{f"awards.{ep} POST": ORGANISER for ep in ("nominate", "sync_computed")},
+    # -- resource selection: contacts submit their unit's resources; organisers run the call,
+    # oversight reads it; the format-check panel works by its 形式审查 judge card ----------------
+    "resources.unit_home GET": CONTACT,
+    **{f"resources.{ep} {m}": CONTACT for ep, m in (
+        ("new", "GET"), ("new", "POST"), ("edit", "GET"), ("edit", "POST"), ("submit", "POST"),
+        ("withdraw", "POST"), ("delete", "POST"))},
+    "resources.detail GET": RESOURCE_READ, "resources.attachment GET": RESOURCE_READ,
+    **{f"resources.{ep} GET": ORG_READ for ep in ("calls", "call", "check_queue", "results", "selection_xlsx")},
+    **{f"resources.{ep} POST": ORGANISER for ep in (
+        "decide", "start_preliminary", "set_rule", "shortlist", "create_selection_publication")},
+    "resources.panel_queue GET": FORMAT_PANEL, "resources.panel_check GET": FORMAT_PANEL,
+    "resources.panel_check POST": FORMAT_PANEL,
 }
 
 

@@ -18,8 +18,8 @@ from sqlalchemy import select
 
 from extensions import db
 from models import (CertificateTemplate, Entry, Judge, JudgeToken, LeaveRequest, Panel,
-                    PanelMember, PanelRole, Programme, ProgrammeKind, Publication, ScoreEvent, ScoreSheet,
-                    StageKind, Trainee, TrainingSlot, User)
+                    PanelMember, PanelRole, Programme, ProgrammeKind, Publication, ResourceStatus,
+                    ResourceSubmission, Role, ScoreEvent, ScoreSheet, StageKind, Trainee, TrainingSlot, Unit, User)
 from tests.conftest import csrf_from, login
 from tests.web.access_policy import MISSING_ID, POLICY, ROLES, allowed_outcome, outcome_of, record
 
@@ -75,6 +75,17 @@ def build_demo_world(tmp_path: Path) -> SimpleNamespace:
     w.cert = w.certificates[0]
     w.template_kind = s.scalars(select(CertificateTemplate.kind).where(
         CertificateTemplate.programme_id == w.comp.id)).first() or "award"
+    # the year-end awards and the resource call: a real activity code, and unit-15's own
+    # submitted resource with its PDF (the unit_contact role's unit)
+    from services.activities import plan_for
+    w.awards = s.scalars(select(Programme).where(Programme.kind == ProgrammeKind.unit_awards)).first()
+    w.activity_code = plan_for(w.awards).activities[0].code
+    w.resource_call = s.scalars(select(Programme).where(Programme.kind == ProgrammeKind.resource_selection)).first()
+    w.contact = s.scalar(select(User).where(User.username == "unit-15"))
+    w.submission = s.scalars(select(ResourceSubmission).where(
+        ResourceSubmission.programme_id == w.resource_call.id, ResourceSubmission.unit_id == w.contact.unit_id,
+        ResourceSubmission.status == ResourceStatus.submitted).order_by(ResourceSubmission.id)).first()
+    w.attachment = next(a for a in w.submission.attachments if a.kind == "file")
     w.values = _url_values(w)
     return w
 
@@ -93,6 +104,8 @@ def _url_values(w: SimpleNamespace) -> dict:
         "comp_id": w.comp.id, "training_id": w.training.id, "final_id": w.final.id,
         "template_kind": str(w.template_kind), "verify_code": w.cert["verify_url"].rsplit("/", 1)[1],
         "download_code": w.cert["download_url"].rsplit("code=", 1)[1],
+        "awards_id": w.awards.id, "activity_code": w.activity_code, "resource_call_id": w.resource_call.id,
+        "submission_id": w.submission.id, "attachment_id": w.attachment.id,
     }
 
 
@@ -103,7 +116,10 @@ def url_for_rule(rule, w: SimpleNamespace) -> str:
     ep = rule.endpoint
     blueprint = ep.split(".")[0] if "." in ep else ""
     values = dict(w.values)
-    values["pid"] = {"chief": values["panel_id"], "training": values["training_id"]}.get(blueprint, values["comp_id"])
+    values["pid"] = {"chief": values["panel_id"], "training": values["training_id"], "awards": values["awards_id"],
+                     "resources": values["resource_call_id"]}.get(blueprint, values["comp_id"])
+    if blueprint == "resources":      # sid: the contact's own submission; aid: its PDF
+        values.update(sid=values["submission_id"], aid=values["attachment_id"])
     overrides = {
         "admin.judge_sheets_document": {"sid": values["final_id"]},
         "admin.ranking_document": {"sid": values["final_id"]},
@@ -114,6 +130,7 @@ def url_for_rule(rule, w: SimpleNamespace) -> str:
         "certificates.batch_file": {"fmt": "pdf"},
         "training.checkin": {"code": "NOPE42"},
         "certificates.verify": {"code": values["verify_code"]},
+        "awards.save_report": {"code": values["activity_code"]},
     }
     values.update(overrides.get(ep, {}))
     from flask import current_app, url_for
@@ -318,3 +335,95 @@ def test_a_certificate_needs_its_code(app, client, world):
     assert client.get(f"/certificates/{first['serial']}.pdf?code={code2}").status_code == 404
     ok = client.get(f"/certificates/{first['serial']}.pdf?code={code1}")
     assert ok.status_code == 200 and ok.data.startswith(b"%PDF")
+
+
+def _signed_in(app, w: SimpleNamespace, username: str):
+    c = app.test_client()
+    assert login(c, username, w.accounts[username]["password"]).status_code == 302
+    return c, {"X-CSRFToken": csrf_pair(app, c)}
+
+
+def _other_contact(w: SimpleNamespace) -> User:
+    return db.session.scalars(select(User).where(User.role == Role.unit_contact, User.id != w.contact.id,
+                                                 User.unit_id != w.contact.unit_id).order_by(User.username)).first()
+
+
+def test_a_unit_cannot_read_another_units_resource(app, world):
+    """Unit contact A meets 404 on unit B's resource page and file, and cannot edit, submit,
+    withdraw or delete it (nothing changes); B's own contact opens both. A judge not expected
+    on the resource (judge1's login, the regional card) meets 404 on the file."""
+    w = world
+    other = _other_contact(w)
+    subs = {s.status: s for s in db.session.scalars(select(ResourceSubmission).where(
+        ResourceSubmission.programme_id == w.resource_call.id, ResourceSubmission.unit_id == other.unit_id))}
+    theirs, draft = subs[ResourceStatus.submitted], subs[ResourceStatus.draft]
+    att = next(a for a in theirs.attachments if a.kind == "file")
+    base = f"/resources/{w.resource_call.id}/r"
+    before = {s.id: (s.status, s.title, len(s.attachments)) for s in (theirs, draft)}
+    c, h = _signed_in(app, w, "unit-15")
+    assert c.get(f"{base}/{theirs.id}").status_code == 404
+    assert c.get(f"/resources/files/{att.id}").status_code == 404
+    assert c.get(f"{base}/{theirs.id}/edit").status_code == 404
+    assert c.post(f"{base}/{theirs.id}/edit", data={"title": "改名", "action": "save"}, headers=h).status_code == 404
+    assert c.post(f"{base}/{theirs.id}/withdraw", headers=h).status_code == 404
+    assert c.post(f"{base}/{draft.id}/submit", headers=h).status_code == 404
+    assert c.post(f"{base}/{draft.id}/delete", headers=h).status_code == 404
+    db.session.expire_all()
+    assert {s.id: (s.status, s.title, len(s.attachments))
+            for s in db.session.scalars(select(ResourceSubmission).where(
+                ResourceSubmission.id.in_(list(before))))} == before
+    # the unit's own contact, and the organiser, open them
+    c2, _ = _signed_in(app, w, other.username)
+    assert c2.get(f"{base}/{theirs.id}").status_code == 200
+    assert c2.get(f"/resources/files/{att.id}").status_code == 200
+    # judges not expected on it: judge1's login and judge1's regional card
+    j, _ = _signed_in(app, w, "judge1")
+    assert j.get(f"/resources/files/{att.id}").status_code == 404
+    assert j.get(f"{base}/{theirs.id}").status_code == 404
+    card = app.test_client()
+    assert card.get(f"/j/{w.judge_plain}").status_code == 302
+    assert card.get(f"/resources/files/{att.id}").status_code == 404
+    assert card.get(f"/resources/check/{theirs.id}").status_code == 404
+
+
+def test_the_format_check_card_opens_only_its_queue(app, world):
+    """A 形式审查 reviewer's card lists the submitted resources it is expected on and opens
+    their files; a resource it is not expected on (a conflict of unit) answers 404 on both."""
+    from services import resources as svc
+    w = world
+    check = next(st for st in w.resource_call.stages if st.kind == StageKind.format_check)
+    rows = [r for r in w.judge_rows if r["stage"] == check.name]
+    assert rows
+    submitted = svc.queue(db.session, w.resource_call)
+    opened = 0
+    for row in rows:
+        c = app.test_client()
+        assert c.get(f"/j/{row['token']}").status_code == 302
+        assert c.get("/resources/check/").status_code == 200
+        for sub in submitted:
+            mine = svc.judge_can_view(db.session, sub, int(row["judge_id"]), check)
+            att = next(a for a in sub.attachments if a.kind == "file")
+            want = 200 if mine else 404
+            assert c.get(f"/resources/check/{sub.id}").status_code == want
+            assert c.get(f"/resources/files/{att.id}").status_code == want
+            opened += mine
+    assert opened
+
+
+def test_a_unit_reports_activities_only_for_itself(app, world):
+    """A contact's report page is its own unit's whatever `unit` says, and saving a report
+    for another unit is refused without writing anything."""
+    from models import ActivityReport
+    w = world
+    other = _other_contact(w)
+    other_unit = db.session.get(Unit, other.unit_id)
+    count = lambda: db.session.scalar(select(db.func.count()).select_from(ActivityReport).where(  # noqa: E731
+        ActivityReport.unit_id == other_unit.id))
+    n = count()
+    c, h = _signed_in(app, w, "unit-15")
+    page = c.get(f"/awards/{w.awards.id}/report?unit={other_unit.external_id}")
+    assert page.status_code == 200 and other_unit.name not in page.get_data(as_text=True)
+    r = c.post(f"/awards/{w.awards.id}/report/{w.activity_code}", data={"unit": other_unit.external_id,
+                                                                       "participants": "999"}, headers=h)
+    assert r.status_code == 403
+    assert count() == n
