@@ -116,3 +116,11 @@ def score(stage, entry, judge, fractions: dict[str, float] | float, flags=(), co
                            sheets.Actor(label=f"评委 {judge.external_id}", judge_id=judge.id))
     db.session.commit()
     return out
+
+
+def client_as(app, username):
+    """A test client logged in as `username` (every user here has the conftest password)."""
+    from tests.conftest import login
+    c = app.test_client()
+    assert login(c, username).status_code == 302
+    return c

@@ -156,7 +156,12 @@ def dashboard(pid: int):
 @organiser_only
 def dashboard_xlsx(pid: int):
     prog = _programme(pid)
-    data = act.totals_workbook(act.dashboard(db.session, prog), prog)
+    try:
+        d = act.dashboard(db.session, prog)
+    except act.ReportError as err:          # no plan for the year: say so, as the page does
+        flash(err.message, "error")
+        return redirect(url_for("awards.index"))
+    data = act.totals_workbook(d, prog)
     return send_file(io.BytesIO(data), mimetype=XLSX, as_attachment=True,
                      download_name=f"{prog.name}-活动报送汇总.xlsx")
 

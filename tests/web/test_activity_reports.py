@@ -243,3 +243,14 @@ def test_export_is_a_valid_import_that_changes_nothing(client, world):
     assert rows[1][:3] == ("U11-01", "北京科学中心", "T01")
     resp = _upload(client, prog, exported.data)
     assert "新增 0 条，更新 0 条" in resp.get_data(as_text=True)
+
+
+def test_a_year_without_a_plan_is_explained_on_the_dashboard_and_its_export(client, world):
+    early = create_from_template(db.session, "unit_awards", year=2019)    # before the first plan file
+    db.session.commit()
+    login(client, "organiser")
+    for path in ("activities", "activities.xlsx"):
+        resp = client.get(f"/awards/{early.id}/{path}")
+        assert resp.status_code == 302 and resp.headers["Location"].endswith("/awards/"), path
+        page = client.get("/awards/").get_data(as_text=True)
+        assert "没有找到 2019 年联合行动的活动计划" in page, path

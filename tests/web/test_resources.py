@@ -14,19 +14,13 @@ from extensions import db
 from models import Entry, PanelMember, ResourceAttachment, ResourceSubmission
 from models.base import BEIJING
 from services import resources as svc
-from tests.conftest import csrf_from, login, make_user
-from tests.resources_world import JPEG, PDF, PNG, assign, build_call, panel, submit, token
+from tests.conftest import csrf_from, make_user
+from tests.resources_world import JPEG, PDF, PNG, assign, build_call, client_as, panel, submit, token
 
 
 @pytest.fixture
 def w(app, tmp_path):
     return build_call(app, tmp_path)
-
-
-def _client(app, username):
-    c = app.test_client()
-    assert login(c, username).status_code == 302
-    return c
 
 
 def _post_form(c, url, data, files=()):
@@ -47,7 +41,7 @@ def _count(model) -> int:
 # -- the form ------------------------------------------------------------------------------------
 
 def test_contact_submits_with_a_pdf_and_sees_it_listed_as_submitted(app, w):
-    c = _client(app, "unit-U11-A")
+    c = client_as(app, "unit-U11-A")
     resp = _post_form(c, f"/resources/{w.prog.id}/new",
                       {"title": "光的折射海报", "category_id": _poster(w).id, "description": "面向小学生",
                        "authors": "张三、李四", "links": "https://video.example.cn/v/1", "action": "submit"},
@@ -74,7 +68,7 @@ def test_contact_submits_with_a_pdf_and_sees_it_listed_as_submitted(app, w):
     ("script.exe", b"MZ\x90\x00", "不是 PDF、JPG 或 PNG 文件"),
 ])
 def test_a_bad_file_is_refused_with_its_name_and_nothing_is_stored(app, w, tmp_path, name, data, message):
-    c = _client(app, "unit-U11-A")
+    c = client_as(app, "unit-U11-A")
     resp = _post_form(c, f"/resources/{w.prog.id}/new",
                       {"title": "标题", "category_id": _poster(w).id, "description": "d", "authors": "a",
                        "action": "submit"}, files=[("good.pdf", PDF), (name, data)])
@@ -86,7 +80,7 @@ def test_a_bad_file_is_refused_with_its_name_and_nothing_is_stored(app, w, tmp_p
 
 def test_a_file_over_the_size_limit_is_refused(app, w):
     app.config["RESOURCE_MAX_FILE_MB"] = 1
-    c = _client(app, "unit-U11-A")
+    c = client_as(app, "unit-U11-A")
     big = PDF + b"0" * (1024 * 1024)
     resp = _post_form(c, f"/resources/{w.prog.id}/new",
                       {"title": "大文件", "category_id": _poster(w).id, "description": "d", "authors": "a",
@@ -97,7 +91,7 @@ def test_a_file_over_the_size_limit_is_refused(app, w):
 
 @pytest.mark.parametrize("link", ["http://video.example.cn/v/1", "javascript:alert(1)", "https://", "ftp://x.cn/a"])
 def test_video_links_must_be_https(app, w, link):
-    c = _client(app, "unit-U11-A")
+    c = client_as(app, "unit-U11-A")
     resp = _post_form(c, f"/resources/{w.prog.id}/new",
                       {"title": "视频", "category_id": _poster(w).id, "description": "d", "authors": "a",
                        "links": link, "action": "submit"})
@@ -106,7 +100,7 @@ def test_video_links_must_be_https(app, w, link):
 
 
 def test_submission_needs_description_authors_and_an_attachment_but_a_draft_does_not(app, w):
-    c = _client(app, "unit-U11-A")
+    c = client_as(app, "unit-U11-A")
     resp = _post_form(c, f"/resources/{w.prog.id}/new",
                       {"title": "半成品", "category_id": _poster(w).id, "action": "submit"})
     text = resp.get_data(as_text=True)
@@ -121,7 +115,7 @@ def test_submission_needs_description_authors_and_an_attachment_but_a_draft_does
 
 
 def test_type_must_be_one_of_the_calls_categories(app, w):
-    c = _client(app, "unit-U11-A")
+    c = client_as(app, "unit-U11-A")
     resp = _post_form(c, f"/resources/{w.prog.id}/new",
                       {"title": "x", "category_id": "99999", "action": "draft"})
     assert resp.status_code == 400 and "资源类型" in resp.get_data(as_text=True)
@@ -140,7 +134,7 @@ def test_after_the_deadline_submitting_editing_and_withdrawing_are_refused(app, 
     sub = submit(w, "U11-A", "早交的海报")
     w.check.ends_on = w.check.ends_on - timedelta(days=30)
     db.session.commit()
-    c = _client(app, "unit-U11-A")
+    c = client_as(app, "unit-U11-A")
     page = c.get(f"/resources/{w.prog.id}/new").get_data(as_text=True)
     assert "申报已截止" in page
     resp = c.post(f"/resources/{w.prog.id}/new", data={"csrf_token": csrf_from(page), "title": "迟交",
@@ -156,7 +150,7 @@ def test_after_the_deadline_submitting_editing_and_withdrawing_are_refused(app, 
 
 def test_withdraw_and_resubmit_before_the_deadline(app, w):
     sub = submit(w, "U11-A", "可撤回的海报")
-    c = _client(app, "unit-U11-A")
+    c = client_as(app, "unit-U11-A")
     detail = c.get(f"/resources/{w.prog.id}/r/{sub.id}").get_data(as_text=True)
     c.post(f"/resources/{w.prog.id}/r/{sub.id}/withdraw", data={"csrf_token": csrf_from(detail)})
     db.session.refresh(sub)
@@ -172,7 +166,7 @@ def test_withdraw_and_resubmit_before_the_deadline(app, w):
 def test_another_unit_cannot_see_edit_or_download_a_resource(app, w):
     sub = submit(w, "U11-A", "北京的海报")
     att = sub.attachments[0]
-    other = _client(app, "unit-U31-A")
+    other = client_as(app, "unit-U31-A")
     assert other.get(f"/resources/{w.prog.id}/r/{sub.id}").status_code == 404
     assert other.get(f"/resources/{w.prog.id}/r/{sub.id}/edit").status_code == 404
     assert other.get(f"/resources/files/{att.id}").status_code == 404
@@ -189,9 +183,9 @@ def test_another_unit_cannot_see_edit_or_download_a_resource(app, w):
 def test_organiser_sees_the_file_and_an_unassigned_judge_or_judge_account_does_not(app, w, organiser):
     sub = submit(w, "U11-A", "北京的海报")
     att = sub.attachments[0]
-    assert _client(app, "organiser").get(f"/resources/files/{att.id}").status_code == 200
+    assert client_as(app, "organiser").get(f"/resources/files/{att.id}").status_code == 200
     make_user("judge", "judge-acct", judge_id=w.reviewers[2].id)
-    assert _client(app, "judge-acct").get(f"/resources/files/{att.id}").status_code == 404
+    assert client_as(app, "judge-acct").get(f"/resources/files/{att.id}").status_code == 404
     j = app.test_client()
     j.get(f"/j/{token(w.reviewers[2], w.check)}")
     assert j.get(f"/resources/files/{att.id}").status_code == 404
@@ -231,7 +225,7 @@ def test_editing_replaces_an_attachment_and_its_file_is_deleted(app, w):
     sub = submit(w, "U11-A", "海报")
     old = sub.attachments[0]
     old_path = svc.file_path(old)
-    c = _client(app, "unit-U11-A")
+    c = client_as(app, "unit-U11-A")
     resp = _post_form(c, f"/resources/{w.prog.id}/r/{sub.id}/edit",
                       {"title": "海报（修改）", "category_id": _poster(w).id, "description": "d", "authors": "a",
                        "remove": str(old.id), "action": "submit"}, files=[("新版.png", PNG)])
@@ -245,7 +239,7 @@ def test_a_passed_resource_can_no_longer_be_edited(app, w):
     sub = submit(w, "U11-A", "海报")
     svc.decide(db.session, w.prog, sub, outcome="pass", failed=[], note="", actor="test")
     db.session.commit()
-    c = _client(app, "unit-U11-A")
+    c = client_as(app, "unit-U11-A")
     resp = _post_form(c, f"/resources/{w.prog.id}/r/{sub.id}/edit",
                       {"title": "偷偷改", "category_id": _poster(w).id, "action": "draft"})
     assert resp.status_code == 409 and "已通过形式审查" in resp.get_data(as_text=True)
@@ -254,7 +248,7 @@ def test_a_passed_resource_can_no_longer_be_edited(app, w):
 
 
 def test_a_file_above_the_apps_8_mb_body_limit_but_within_20_mb_is_accepted(app, w):
-    c = _client(app, "unit-U11-A")
+    c = client_as(app, "unit-U11-A")
     big = PDF + b"0" * (9 * 1024 * 1024)
     resp = _post_form(c, f"/resources/{w.prog.id}/new",
                       {"title": "高清海报", "category_id": _poster(w).id, "description": "d", "authors": "a",
@@ -286,7 +280,7 @@ def test_the_final_panel_sees_the_files_of_a_shortlisted_resource(app, w):
 
 def test_a_form_over_the_whole_upload_limit_gets_the_per_file_rule(app, w):
     app.config["RESOURCE_MAX_FILE_MB"] = 1                     # the form may carry 10 × 1 MB + 1 MB
-    c = _client(app, "unit-U11-A")
+    c = client_as(app, "unit-U11-A")
     resp = _post_form(c, f"/resources/{w.prog.id}/new",
                       {"title": "太大", "category_id": _poster(w).id, "action": "draft"},
                       files=[("big.pdf", PDF + b"0" * (12 * 1024 * 1024))])
@@ -302,4 +296,4 @@ def test_a_judge_account_assigned_to_the_resource_sees_the_file(app, w):
     db.session.commit()
     assign(w, w.pre, [w.reviewers[2]], [entry])
     make_user("judge", "judge-acct", judge_id=w.reviewers[2].id)
-    assert _client(app, "judge-acct").get(f"/resources/files/{sub.attachments[0].id}").data == PDF
+    assert client_as(app, "judge-acct").get(f"/resources/files/{sub.attachments[0].id}").data == PDF

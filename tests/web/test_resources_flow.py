@@ -17,8 +17,8 @@ from services import certificates as certs
 from services import publication as pubs
 from services import resources as svc
 from services.assignment import run_reviews
-from tests.conftest import csrf_from, login
-from tests.resources_world import assign, build_call, panel, pass_all, score, submit, token
+from tests.conftest import csrf_from
+from tests.resources_world import assign, build_call, client_as, panel, pass_all, score, submit, token
 
 
 @pytest.fixture
@@ -26,17 +26,11 @@ def w(app, tmp_path):
     return build_call(app, tmp_path)
 
 
-def _client(app, username):
-    c = app.test_client()
-    assert login(c, username).status_code == 302
-    return c
-
-
 # -- 形式审查 --------------------------------------------------------------------------------------
 
 def test_returned_with_reasons_fixed_and_resubmitted_goes_back_to_the_queue(app, w, organiser):
     sub = submit(w, "U11-A", "带单位标识的海报")
-    org = _client(app, "organiser")
+    org = client_as(app, "organiser")
     page = org.get(f"/resources/{w.prog.id}/r/{sub.id}").get_data(as_text=True)
     assert "作品内不含单位及作者信息" in page                      # the checklist from format-check.yaml
     resp = org.post(f"/resources/{w.prog.id}/r/{sub.id}/decide",
@@ -44,7 +38,7 @@ def test_returned_with_reasons_fixed_and_resubmitted_goes_back_to_the_queue(app,
                           "note": "第2页右下角有馆徽"})
     assert resp.status_code == 302
     assert "带单位标识的海报" not in org.get(f"/resources/{w.prog.id}/check").get_data(as_text=True)
-    unit = _client(app, "unit-U11-A")
+    unit = client_as(app, "unit-U11-A")
     home = unit.get("/resources/").get_data(as_text=True)
     assert "退回修改" in home and "不符合匿名评审要求" in home and "第2页右下角有馆徽" in home
     detail = unit.get(f"/resources/{w.prog.id}/r/{sub.id}").get_data(as_text=True)
@@ -63,7 +57,7 @@ def test_returned_with_reasons_fixed_and_resubmitted_goes_back_to_the_queue(app,
 def test_inconsistent_format_decisions_are_refused_and_change_nothing(app, w, organiser, outcome, failed, note,
                                                                      message):
     sub = submit(w, "U11-A", "海报")
-    org = _client(app, "organiser")
+    org = client_as(app, "organiser")
     page = org.get(f"/resources/{w.prog.id}/r/{sub.id}").get_data(as_text=True)
     resp = org.post(f"/resources/{w.prog.id}/r/{sub.id}/decide", follow_redirects=True,
                     data={"csrf_token": csrf_from(page), "outcome": outcome, "failed": failed, "note": note})
@@ -81,7 +75,7 @@ def test_a_non_blocking_remark_passes_and_the_unit_sees_it(w):
 
 def test_a_unit_contact_cannot_decide(app, w):
     sub = submit(w, "U11-A", "海报")
-    unit = _client(app, "unit-U11-A")
+    unit = client_as(app, "unit-U11-A")
     detail = unit.get(f"/resources/{w.prog.id}/r/{sub.id}").get_data(as_text=True)
     assert unit.post(f"/resources/{w.prog.id}/r/{sub.id}/decide",
                      data={"csrf_token": csrf_from(detail), "outcome": "pass"}).status_code == 403
@@ -111,7 +105,7 @@ def test_preliminary_assigns_three_reviewers_each_avoiding_unit_and_province(app
     assert len(rows) == 12
     for entry_id, province_id, unit_id in rows:
         assert province_id != by_entry[entry_id].province_id and unit_id != by_entry[entry_id].unit_id
-    unit = _client(app, "unit-U11-A")
+    unit = client_as(app, "unit-U11-A")
     assert "初评中" in unit.get("/resources/").get_data(as_text=True)
 
 
@@ -136,13 +130,13 @@ def test_a_scientific_error_rejects_whatever_the_other_marks(app, w, organiser):
     rows = {p.row.entry.title: p for p in groups[0].rows}
     assert rows["上海海报"].row.status == "disqualified" and rows["上海海报"].row.rank is None
     assert not rows["上海海报"].picked
-    page = _client(app, "organiser").get(f"/resources/{w.prog.id}/results").get_data(as_text=True)
+    page = client_as(app, "organiser").get(f"/resources/{w.prog.id}/results").get_data(as_text=True)
     assert "一票否决" in page
 
 
 def test_shortlist_by_quota_per_type_then_selection_published_with_certificates_and_excel(app, w, organiser):
     subs, _ = _scored_preliminary(w)
-    org = _client(app, "organiser")
+    org = client_as(app, "organiser")
     page = org.get(f"/resources/{w.prog.id}/results").get_data(as_text=True)
     org.post(f"/resources/{w.prog.id}/rule", data={"csrf_token": csrf_from(page), "shortlist_per_type": "2",
                                                    "select_per_type": "1", "select_min_score": "60"})
@@ -150,9 +144,9 @@ def test_shortlist_by_quota_per_type_then_selection_published_with_certificates_
     assert resp.status_code == 302
     finals = list(db.session.scalars(select(Entry).where(Entry.stage_id == w.fin.id).order_by(Entry.id)))
     assert [e.title for e in finals] == ["北京海报", "广东海报"]          # 上海 vetoed, 深圳 third
-    home = _client(app, "unit-U11-A").get("/resources/").get_data(as_text=True)
+    home = client_as(app, "unit-U11-A").get("/resources/").get_data(as_text=True)
     assert "入围终评" in home
-    assert "未入选" in _client(app, "unit-U44-B").get("/resources/").get_data(as_text=True)   # 深圳: not shortlisted
+    assert "未入选" in client_as(app, "unit-U44-B").get("/resources/").get_data(as_text=True)   # 深圳: not shortlisted
     judges = [w.reviewers[i] for i in (2, 3, 4)]
     panel(w, w.fin, judges)
     for e in finals:
@@ -176,8 +170,8 @@ def test_shortlist_by_quota_per_type_then_selection_published_with_certificates_
     assert [(c.holder_name, c.award_name, c.kind.value) for c in issued] == [("广东示例科技馆", "入选", "selection")]
     pdf = certs.render_certificate_pdf(issued[0], db.session)
     assert pdf.startswith(b"%PDF")
-    assert "入选" in _client(app, "unit-U44-A").get("/resources/").get_data(as_text=True)
-    assert "未入选" in _client(app, "unit-U11-A").get("/resources/").get_data(as_text=True)
+    assert "入选" in client_as(app, "unit-U44-A").get("/resources/").get_data(as_text=True)
+    assert "未入选" in client_as(app, "unit-U11-A").get("/resources/").get_data(as_text=True)
 
 
 def test_shortlist_is_refused_while_reviews_are_missing_unless_a_reason_is_given(w):
@@ -228,7 +222,7 @@ def test_organiser_overview_counts_per_type_and_status_and_oversight_reads_only(
     sub = submit(w, "U31-A", "上海课程", category="course")
     svc.decide(db.session, w.prog, sub, outcome="return", failed=["originality"], note="", actor="test")
     db.session.commit()
-    org = _client(app, "organiser")
+    org = client_as(app, "organiser")
     assert w.prog.name in org.get("/resources/calls/").get_data(as_text=True)
     page = org.get(f"/resources/{w.prog.id}/").get_data(as_text=True)
     table = page.split('id="overview"')[1].split("</table>")[0]
@@ -237,13 +231,13 @@ def test_organiser_overview_counts_per_type_and_status_and_oversight_reads_only(
     assert poster.count('class="num">1<') == 1 and course.count('class="num">1<') == 1
     assert "北京海报" in page and "上海课程" in page and "退回修改" in page
     make_user("oversight", "oversight")
-    ov = _client(app, "oversight")
+    ov = client_as(app, "oversight")
     ov_page = ov.get(f"/resources/{w.prog.id}/results")
     assert ov_page.status_code == 200 and "保存规则" not in ov_page.get_data(as_text=True)
     token = csrf_from(ov_page.get_data(as_text=True))
     assert ov.post(f"/resources/{w.prog.id}/rule", data={"csrf_token": token, "select_per_type": "3"}).status_code == 403
     assert db.session.get(svc.ResourceCallSettings, w.prog.id) is None
-    unit = _client(app, "unit-U11-A")
+    unit = client_as(app, "unit-U11-A")
     assert unit.get(f"/resources/{w.prog.id}/").status_code == 403
 
 
