@@ -894,22 +894,7 @@ def one_database(kind: str, args) -> Outcome:
     n_burst = args.rounds if burst else 0
     try:
         with Database(kind, tmp, args.pg_url) as dbase:
-            env = dict(os.environ, DATABASE_URL=dbase.url, INSTANCE_PATH=str(tmp),
-                       SECRET_KEY=f"bench-{uuid.uuid4().hex}", OPENBLAS_NUM_THREADS="1",
-                       PYTHONPATH=f"{ROOT}:{BENCH}")
-            flask = [str(VENV_BIN / "flask"), "--app", "app"]
-            run(flask + ["db", "upgrade"], env, "flask db upgrade")
-            run(flask + ["demo", "--out", str(tmp / "demo")], env, "flask demo")
-            from sqlalchemy import create_engine
-
-            from bench_wsgi import create_bare_table
-            eng = create_engine(dbase.url)
-            create_bare_table(eng)
-            eng.dispose()
-            rows = list(csv.DictReader(open(tmp / "demo" / "judges.csv", encoding="utf-8")))
-            stage = Counter(r["stage"] for r in rows).most_common(1)[0][0]
-            unscore_stage(dbase.url, stage)
-            pool = [Judge(int(r["judge_id"]), r["token"]) for r in rows if r["stage"] == stage]
+            env, stage, pool = prepare_demo(dbase, tmp)
             rng = random.Random(args.seed)
             rng.shuffle(pool)                      # judges from many panels, not the first few divisions
             need = args.judges + (args.profile_judges if args.profile != "never" else 0)
@@ -1053,6 +1038,29 @@ def one_database(kind: str, args) -> Outcome:
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+
+def prepare_demo(dbase, tmp: Path) -> tuple[dict, str, list[Judge]]:
+    """A fresh migrated database with the demo and the bare table (shared with bench/soak.py):
+    the environment for gunicorn, the stage with the most judge cards (the regional round, its
+    sheets removed so its judges have work) and that stage's judges in card order."""
+    env = dict(os.environ, DATABASE_URL=dbase.url, INSTANCE_PATH=str(tmp),
+               SECRET_KEY=f"bench-{uuid.uuid4().hex}", OPENBLAS_NUM_THREADS="1",
+               PYTHONPATH=f"{ROOT}:{BENCH}")
+    flask = [str(VENV_BIN / "flask"), "--app", "app"]
+    run(flask + ["db", "upgrade"], env, "flask db upgrade")
+    run(flask + ["demo", "--out", str(tmp / "demo")], env, "flask demo")
+    from sqlalchemy import create_engine
+
+    from bench_wsgi import create_bare_table
+    eng = create_engine(dbase.url)
+    create_bare_table(eng)
+    eng.dispose()
+    rows = list(csv.DictReader(open(tmp / "demo" / "judges.csv", encoding="utf-8")))
+    stage = Counter(r["stage"] for r in rows).most_common(1)[0][0]
+    unscore_stage(dbase.url, stage)
+    return env, stage, [Judge(int(r["judge_id"]), r["token"]) for r in rows if r["stage"] == stage]
 
 
 def main() -> int:

@@ -65,7 +65,6 @@ p99 of 0.1–0.3 s on SQLite and 0.2–0.6 s on PostgreSQL at ten times a real h
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import random
@@ -85,8 +84,8 @@ for p in (ROOT, BENCH):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
-from judging_load import (VENV_BIN, Client, Database, Gunicorn, Judge, Stats, fetch_entries,  # noqa: E402
-                          grid_value, pct, run, unscore_stage, verify)
+from judging_load import (Client, Database, Gunicorn, Judge, Stats, fetch_entries,  # noqa: E402
+                          grid_value, pct, prepare_demo, verify)
 
 
 # -- what is sent, and when ----------------------------------------------------------------------
@@ -330,23 +329,8 @@ def one_database(kind: str, args) -> bool:
     interval_s = args.interval_minutes * 60 / args.compress
     try:
         with Database(kind, tmp, args.pg_url) as dbase:
-            env = dict(os.environ, DATABASE_URL=dbase.url, INSTANCE_PATH=str(tmp),
-                       SECRET_KEY=f"bench-{uuid.uuid4().hex}", OPENBLAS_NUM_THREADS="1",
-                       PYTHONPATH=f"{ROOT}:{BENCH}")
-            flask = [str(VENV_BIN / "flask"), "--app", "app"]
-            run(flask + ["db", "upgrade"], env, "flask db upgrade")
-            run(flask + ["demo", "--out", str(tmp / "demo")], env, "flask demo")
-            from sqlalchemy import create_engine
-
-            from bench_wsgi import create_bare_table
-            eng = create_engine(dbase.url)
-            create_bare_table(eng)
-            eng.dispose()
-            rows = list(csv.DictReader(open(tmp / "demo" / "judges.csv", encoding="utf-8")))
-            stage = Counter(r["stage"] for r in rows).most_common(1)[0][0]
-            pool = [Judge(int(r["judge_id"]), r["token"]) for r in rows if r["stage"] == stage]
+            env, stage, pool = prepare_demo(dbase, tmp)
             random.Random(args.seed).shuffle(pool)
-            unscore_stage(dbase.url, stage)
             setup_s = time.perf_counter() - t_start
 
             with Gunicorn(env, args.workers, args.threads, tmp / "gunicorn.log") as server:
