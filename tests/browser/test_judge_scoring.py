@@ -52,6 +52,18 @@ def _context(browser, viewport="landscape"):
                                locale="zh-CN", device_scale_factor=1)
 
 
+def _wait_until(page, predicate: str, timeout_s: float = 20.0) -> None:
+    """Poll `predicate` from the test side. Playwright's wait_for_function evaluates its polling
+    predicate with eval inside the page, which the app's Content-Security-Policy (no
+    'unsafe-eval') refuses; page.evaluate goes through the debugging protocol and is allowed."""
+    import time
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(predicate):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout_s:.0f} s: {predicate}")
+        page.wait_for_timeout(100)
+
+
 def _enter(page, live_server, plain):
     """Open the judge link, declare no relation, land on the scoring screen."""
     page.goto(f"{live_server}/j/{plain}")
@@ -197,7 +209,7 @@ def test_offline_submission_is_kept_and_sent_once(app, competition, live_server,
     try:
         _enter(page, live_server, world.plain)
         # the service worker controls the page, so a reload without network would still work
-        page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null")
+        _wait_until(page, "() => !!(navigator.serviceWorker && navigator.serviceWorker.controller)")
 
         ctx.set_offline(True)
         expect(page.locator("#net-state")).to_have_text("离线")
@@ -386,7 +398,7 @@ def test_the_service_worker_keeps_the_screen_and_logout_forgets_it(app, competit
     page = ctx.new_page()
     try:
         _enter(page, live_server, world.plain)
-        page.wait_for_function("""async () => {
+        _wait_until(page, """async () => {
           const c = await caches.open('judge-data-v1');
           return !!(await c.match('/judge/')) && !!(await c.match('/api/v1/me/entries'));
         }""")
