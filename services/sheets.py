@@ -103,6 +103,12 @@ def stage_rubric(stage: Stage, category_id: int) -> Rubric:
     return rubric
 
 
+# An entry in the judge's list names its criteria's ranges only; the descriptor bands and texts
+# come once per category in `rubrics` (a regional demo judge's list was 271 KB with them per entry,
+# 79 KB without: fifty tablets open it at once on the hall's Wi-Fi).
+ENTRY_CRITERION_KEYS = ("id", "title", "min", "max", "step", "weight")
+
+
 def rubric_json(rubric: Rubric) -> dict[str, Any]:
     """What a tablet needs to build the form: criteria with range, step, weight and the
     descriptor bands; deductions, flags and overtime where the rubric has them."""
@@ -470,7 +476,7 @@ def judge_overview(session, judge: Judge, stage: Stage) -> dict[str, Any]:
             "recusal": card.recusal, "withdrawn": card.withdrawn,
             "rubric_problem": rubric_errors.get(e.category_id),
             "rubric": rub and {"id": rub["id"], "version": rub["version"]},
-            "criteria": rub["criteria"] if rub else [],
+            "criteria": [{k: c[k] for k in ENTRY_CRITERION_KEYS} for c in rub["criteria"]] if rub else [],
             "sheet_version": sheet.version if sheet is not None else 0,
             "reopen_reason": reopened.get(sheet.id) if sheet is not None else None,
             "total": sheet.total if sheet is not None else None,

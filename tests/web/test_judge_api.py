@@ -104,6 +104,9 @@ def test_my_entries_lists_running_order_with_the_rubric(client, hall):
     rubric = body["rubrics"][str(hall.category.id)]
     assert rubric["overtime"]["limit_seconds"] == 300 and rubric["deductions"][0]["id"] == "identity_disclosed"
     assert resp.headers["Cache-Control"] == "no-store"
+    # the descriptor bands come once per category, not again with every entry of the list
+    assert all(c["descriptors"] for c in rubric["criteria"])
+    assert all(set(c) == {"id", "title", "min", "max", "step", "weight"} for e in body["entries"] for c in e["criteria"])
 
 
 def test_the_count_and_current_entry_follow_submissions(client, hall):
