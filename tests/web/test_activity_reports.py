@@ -9,7 +9,7 @@ import io
 from datetime import date
 
 import pytest
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from extensions import db
@@ -17,6 +17,7 @@ from models import ActivityReport, ActivityReportEvent, ImportBatch, Unit, ensur
 from models.base import beijing_today
 from services.programme_templates import create_from_template
 from tests.conftest import csrf_from, login, make_user
+from tests.web.test_imports import xlsx
 
 OPEN_YEAR = beijing_today().year + 1
 LOCKED_YEAR = beijing_today().year - 2
@@ -126,14 +127,7 @@ def test_organiser_corrects_a_locked_report_only_with_a_reason(client, world):
 
 
 def _xlsx(rows) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "活动报送"
-    for row in rows:
-        ws.append(list(row))
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return xlsx(rows, title="活动报送")
 
 
 HEADER = ["单位编号", "活动编号", "活动场次", "参与人数", "媒体报道", "材料报送日期"]

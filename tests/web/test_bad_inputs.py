@@ -17,13 +17,13 @@ from types import SimpleNamespace
 from typing import Callable
 
 import pytest
-from openpyxl import Workbook
 from sqlalchemy import select
 
 from extensions import db
 from models import ImportBatch
 from tests.conftest import csrf_from, login, make_user
 from tests.web.test_chief_console import DATA_CSRF, build_hall, marks
+from tests.web.test_imports import xlsx
 
 
 
@@ -101,15 +101,6 @@ def scores(**over):
     s = marks(87.5)
     s.update(over)
     return s
-
-
-def xlsx(rows) -> bytes:
-    wb = Workbook()
-    for r in rows:
-        wb.active.append(r)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
 
 
 def units_import(w: World, data: bytes, filename: str = "units.xlsx"):
