@@ -239,9 +239,24 @@ def _pad(text: str, width: int, align: str) -> str:
     return " " * left + text + " " * (room - left)
 
 
-def _line(values: list[str]) -> str:
+def _line(values: list[str], columns: list[tuple] = RANK_COLUMNS) -> str:
     gap = " " * RANK_GAP
-    return gap.join(_pad(v, w, a) for v, (_, _, w, a) in zip(values, RANK_COLUMNS)).rstrip()
+    return gap.join(_pad(v, w, a) for v, (_, _, w, a) in zip(values, columns)).rstrip()
+
+
+RANK_ID_CELLS = (6, 16)                      # the 编号 column's narrowest and widest
+
+
+def _columns(sections: list[dict]) -> list[tuple]:
+    """RANK_COLUMNS with the 编号 column as wide as the longest number (within RANK_ID_CELLS)
+    and the 作品 column taking the difference, so an organiser's "2024-12-EX-011" stays on
+    one line instead of doubling every row's height."""
+    ids = [str(r["external_id"]) for sec in sections for r in sec["rows"]]
+    want = max((round(sum(map(_cells, x))) for x in ids), default=RANK_ID_CELLS[0])
+    want = min(max(want, RANK_ID_CELLS[0]), RANK_ID_CELLS[1])
+    base = {k: w for k, _, w, _ in RANK_COLUMNS}
+    widths = {"external_id": want, "title": base["title"] + base["external_id"] - want}
+    return [(k, label, widths.get(k, w), a) for k, label, w, a in RANK_COLUMNS]
 
 
 def ranking_rows(snap: dict) -> list[dict]:
@@ -274,10 +289,12 @@ def ranking_context(snap: dict, *, date: str | dt.date | None = None) -> dict:
     """Pages of the ranking: each with its scope heading (on a section's first page) and its
     rows as aligned preformatted lines (module notes above)."""
     pages: list[dict] = []
-    for si, sec in enumerate(ranking_rows(snap)):
+    sections = ranking_rows(snap)
+    columns = _columns(sections)
+    for si, sec in enumerate(sections):
         page = None
         for row in sec["rows"] or [None]:
-            cells = [_wrap(str(row[key]), w) for key, _, w, _ in RANK_COLUMNS] if row else []
+            cells = [_wrap(str(row[key]), w) for key, _, w, _ in columns] if row else []
             height = max(map(len, cells), default=1)
             if page is None or page["lines"] + height > page["budget"]:
                 first = page is None
@@ -288,20 +305,16 @@ def ranking_context(snap: dict, *, date: str | dt.date | None = None) -> dict:
             if row is None:
                 continue
             for k in range(height):
-                page["text"].append(_line([c[k] if k < len(c) else "" for c in cells]))
+                page["text"].append(_line([c[k] if k < len(c) else "" for c in cells], columns))
             page["lines"] += height
             page["rows"] += 1
             page["heights"].append(height)
     from documents.pdf import _gettext
-    head = _line([_gettext(label) for _, label, _, _ in RANK_COLUMNS])
-    return {**_header(snap, date), "head": head, "width_cells": _line_width(),
+    head = _line([_gettext(label) for _, label, _, _ in columns], columns)
+    return {**_header(snap, date), "head": head,
             "pages": [{"scope": p["scope"], "count": p["count"], "heading": p["heading"],
                        "new_section": p["new_section"], "rows": p["rows"], "lines": p["lines"],
                        "rules": _rule_offsets(p["heights"]), "text": "\n".join(p["text"])} for p in pages]}
-
-
-def _line_width() -> int:
-    return sum(w for _, _, w, _ in RANK_COLUMNS) + RANK_GAP * (len(RANK_COLUMNS) - 1)
 
 
 # The page count is known before WeasyPrint runs, so a long ranking is laid out in chunks of

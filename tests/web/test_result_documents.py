@@ -243,3 +243,15 @@ def test_ranking_columns_start_at_the_same_cell_on_every_line():
         return line[i:].lstrip(" ")[:3]
     assert [col(k) for k in (1, 2, 3, 4, 5, 7)] == ["E00", "会唱歌", "王小明", "贵州省", "贵州省", "一等奖"]
     assert sum(map(_cells, line)) <= x - RANK_GAP                       # never wider than the frame
+
+
+@pytest.mark.parametrize("ids,id_cells,title_cells", [
+    (["R00001", "R00002"], 6, 30),                 # short numbers leave room for the title
+    (["2024-12-EX-011"], 14, 22),                  # an organiser's long number stays on one line
+    (["X" * 40], 16, 20),                          # but never wider than 16 cells
+])
+def test_ranking_number_column_fits_the_numbers(ids, id_cells, title_cells):
+    from documents.result_pdfs import RANK_COLUMNS, _columns
+    cols = {k: w for k, _, w, _ in _columns([{"rows": [{"external_id": x} for x in ids]}])}
+    assert (cols["external_id"], cols["title"]) == (id_cells, title_cells)
+    assert sum(cols.values()) == sum(w for _, _, w, _ in RANK_COLUMNS)      # the row keeps its width
